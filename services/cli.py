@@ -1,0 +1,49 @@
+"""`signstream <command> ...`: one subcommand per service and tool, each parsing its own flags.
+
+Commands are imported only when chosen, so `signstream capture` never loads TensorFlow.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Sequence
+
+from shared.errors import EXIT_CONFIG, EXIT_ERROR, ConfigError, SignstreamError
+
+COMMANDS = {
+    "capture": ("services.capture.main", "publish camera frames to frames:<camera>"),
+    "keypoints": ("services.keypoints.main", "turn frames into 1662-float keypoint vectors"),
+    "stats": ("services.stats", "show the counters every running worker reports"),
+}
+
+
+def usage() -> str:
+    lines = ["usage: signstream <command> [options]   (signstream <command> --help for its options)", "", "commands:"]
+    lines += [f"  {name:<12} {text}" for name, (_, text) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(usage())
+        return 0
+    command, rest = args[0], args[1:]
+    if command not in COMMANDS:
+        print(f"signstream: unknown command {command!r}\n\n{usage()}", file=sys.stderr)
+        return EXIT_CONFIG
+    module = importlib.import_module(COMMANDS[command][0])
+    prog = f"signstream {command}"
+    try:
+        return int(module.main(rest, prog=prog) or 0)
+    except ConfigError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+    except SignstreamError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

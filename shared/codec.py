@@ -1,0 +1,59 @@
+"""Byte-level encodings: msgpack envelopes, JPEG images and float32 keypoint vectors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgpack
+import numpy as np
+
+from shared.errors import DecodeError, MalformedMessage
+
+VECTOR_SIZE = 1662  # pose 33*4 + face 468*3 + left hand 21*3 + right hand 21*3
+WINDOW = 30
+
+
+def pack(obj: dict[str, Any]) -> bytes:
+    return msgpack.packb(obj, use_bin_type=True)
+
+
+def unpack(data: bytes) -> dict[str, Any]:
+    try:
+        obj = msgpack.unpackb(data, raw=False)
+    except Exception as e:  # msgpack raises several unrelated types
+        raise DecodeError(f"not msgpack: {e}") from e
+    if not isinstance(obj, dict):
+        raise DecodeError(f"msgpack envelope is a {type(obj).__name__}, expected a map")
+    return obj
+
+
+def vector_to_bytes(vector: np.ndarray) -> bytes:
+    v = np.asarray(vector, dtype=np.float32).reshape(-1)
+    if v.size != VECTOR_SIZE:
+        raise MalformedMessage(f"keypoint vector has {v.size} floats, expected {VECTOR_SIZE}")
+    return v.astype("<f4").tobytes()
+
+
+def vector_from_bytes(data: bytes) -> np.ndarray:
+    if len(data) != VECTOR_SIZE * 4:
+        raise DecodeError(f"keypoint vector is {len(data)} bytes, expected {VECTOR_SIZE * 4}")
+    return np.frombuffer(data, dtype="<f4")
+
+
+def encode_jpeg(image_bgr: np.ndarray, quality: int) -> bytes:
+    import cv2  # only services that touch images need OpenCV
+
+    ok, buf = cv2.imencode(".jpg", image_bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise MalformedMessage("OpenCV could not JPEG-encode the frame")
+    return buf.tobytes()
+
+
+def decode_jpeg(data: bytes) -> np.ndarray:
+    """JPEG bytes -> BGR image; MalformedMessage when the bytes are not an image."""
+    import cv2
+
+    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise MalformedMessage(f"frame of {len(data)} bytes is not a decodable image")
+    return image

@@ -1,0 +1,228 @@
+"""The consumer-group loop every stream-reading service runs.
+
+Reads many streams in one blocking XREADGROUP, hands entries to the subclass, and acknowledges
+each entry in the same transaction that writes its output (at-least-once, no lost output).
+It re-reads its own pending entries after a (re)start, claims entries a dead worker left pending
+(XAUTOCLAIM), routes undecodable or failing entries to `dead` with a counter, waits out Redis
+outages with backoff, and stops between entries when `stop` is set.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import redis
+
+from shared.errors import SignstreamError
+from shared.keys import Keys
+from shared.messages import DeadLetter, dead_payload, now_ms
+from shared.redis_client import CONNECTION_ERRORS, Backoff
+from shared.stats import Stats
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Entry:
+    stream: str
+    id: str
+    fields: dict
+
+
+@dataclass
+class ConsumerOptions:
+    block_ms: int = 1000
+    count: int = 1
+    claim_idle_ms: int = 15000
+    claim_every_s: float = 5.0
+    group_start_id: str = "0"
+    heartbeat_ttl_s: int = 15
+
+
+def _s(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class StreamConsumer(ABC):
+    service: str = "service"
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        group: str,
+        worker: str,
+        stop: threading.Event,
+        options: ConsumerOptions | None = None,
+        stream_maxlen: int = 10000,
+    ):
+        self.redis = client
+        self.keys = keys
+        self.group = group
+        self.worker = worker
+        self.stop = stop
+        self.options = options or ConsumerOptions()
+        self.stream_maxlen = stream_maxlen
+        self.stats = Stats(self.service, worker)
+        self._groups: set[str] = set()
+        self._read_backlog = True  # after a (re)start, our own pending entries come first
+        self._last_claim = 0.0
+        self._redis_url = client.connection_pool.connection_kwargs.get("host", "?")
+
+    # --- what a service provides -------------------------------------------------------------
+
+    @abstractmethod
+    def streams(self) -> list[str]:
+        """The stream keys to read now; called every pass, so new cameras are picked up."""
+
+    @abstractmethod
+    def handle(self, entry: Entry, pipe: redis.client.Pipeline) -> None:
+        """Process one entry, queueing its outputs on `pipe`. Raise to send it to `dead`."""
+
+    def camera_of(self, stream: str) -> str:
+        return stream
+
+    def on_pass(self) -> None:
+        """Called after every read, with or without entries (timers, flushing)."""
+
+    def on_stop(self) -> None:
+        """Called once when the loop ends (release trackers, models)."""
+
+    # --- the loop --------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        backoff = Backoff()
+        log.info("%s %s started; group %s", self.service, self.worker, self.group)
+        try:
+            while not self.stop.is_set():
+                try:
+                    self.run_once()
+                    if backoff.failures:
+                        log.info("redis reachable again; %s resumes", self.service)
+                        backoff.reset()
+                except CONNECTION_ERRORS as e:
+                    delay = backoff.next_delay()
+                    log.warning("redis unreachable (%s); retrying in %.1fs", e, delay)
+                    self._groups.clear()  # Redis may have restarted empty
+                    self._read_backlog = True
+                    self.stop.wait(delay)
+        finally:
+            self.on_stop()
+            try:
+                self.stats.report(self.redis, self.keys.stats(self.service))
+            except CONNECTION_ERRORS:
+                pass
+            log.info("%s %s stopped ◆ %s", self.service, self.worker, self.stats.summary())
+
+    def run_once(self) -> None:
+        streams = self.streams()
+        self._ensure_groups(streams)
+        self.redis.set(self.keys.health(self.service, self.worker), now_ms(), ex=self.options.heartbeat_ttl_s)
+        entries = self._read(streams) if streams else []
+        if not streams:
+            self.stop.wait(self.options.block_ms / 1000)
+        if entries:
+            self.process(entries)
+        if streams and time.monotonic() - self._last_claim >= self.options.claim_every_s:
+            self._last_claim = time.monotonic()
+            claimed = self._claim(streams)
+            if claimed:
+                self.process(claimed)
+        self.on_pass()
+        if self.stats.due():
+            self.stats.report(self.redis, self.keys.stats(self.service))
+
+    def process(self, entries: list[Entry]) -> None:
+        """Handle entries one by one; each is acknowledged with its output, or sent to `dead`."""
+        for entry in entries:
+            pipe = self.redis.pipeline(transaction=True)
+            try:
+                if entry.fields is None:
+                    raise LookupError("entry was trimmed from the stream before it was processed")
+                self.handle(entry, pipe)
+            except CONNECTION_ERRORS:
+                raise
+            except Exception as e:  # any failure of one entry must not stop the worker
+                pipe.reset()
+                pipe = self.redis.pipeline(transaction=True)
+                self.dead_in(pipe, entry, e)
+            pipe.xack(entry.stream, self.group, entry.id)
+            pipe.execute()
+
+    def dead_in(self, pipe: redis.client.Pipeline, entry: Entry, error: BaseException) -> None:
+        """Queue a copy of `entry` on `dead`, with the reason, and count it."""
+        reason = f"{type(error).__name__}: {error}"
+        expected = isinstance(error, (SignstreamError, LookupError))
+        # An unexpected error is a bug to fix: its traceback goes with the line.
+        log.warning("entry %s of %s sent to %s: %s", entry.id, entry.stream, self.keys.dead, reason,
+                    exc_info=None if expected else error)
+        letter = DeadLetter(
+            service=self.service,
+            worker=self.worker,
+            reason=reason,
+            stream=entry.stream,
+            entry_id=entry.id,
+            ts=now_ms(),
+            payload=dead_payload(entry.fields or {}),
+        )
+        pipe.xadd(self.keys.dead, letter.encode(), maxlen=self.stream_maxlen, approximate=True)
+        self.stats.count(self.camera_of(entry.stream), "dead")
+
+    # --- Redis plumbing -----------------------------------------------------------------------------
+
+    def _ensure_groups(self, streams: list[str]) -> None:
+        for stream in streams:
+            if stream in self._groups:
+                continue
+            try:
+                self.redis.xgroup_create(stream, self.group, id=self.options.group_start_id, mkstream=True)
+                log.info("created consumer group %s on %s", self.group, stream)
+            except redis.ResponseError as e:
+                if "BUSYGROUP" not in str(e):
+                    raise
+            self._groups.add(stream)
+
+    def _read(self, streams: list[str]) -> list[Entry]:
+        start = "0" if self._read_backlog else ">"
+        try:
+            reply = self.redis.xreadgroup(
+                self.group,
+                self.worker,
+                {s: start for s in streams},
+                count=self.options.count,
+                block=None if self._read_backlog else self.options.block_ms,
+            )
+        except redis.ResponseError as e:
+            if "NOGROUP" in str(e):  # a stream was deleted (or Redis restarted): recreate groups
+                log.warning("consumer group %s missing (%s); recreating", self.group, e)
+                self._groups.clear()
+                return []
+            raise
+        entries = [Entry(_s(stream), _s(eid), fields) for stream, items in reply or [] for eid, fields in items]
+        if self._read_backlog and not entries:
+            self._read_backlog = False
+        elif self._read_backlog:
+            log.info("re-processing %d entries left pending by an earlier run", len(entries))
+        return entries
+
+    def _claim(self, streams: list[str]) -> list[Entry]:
+        claimed: list[Entry] = []
+        for stream in streams:
+            reply = self.redis.xautoclaim(
+                stream, self.group, self.worker, min_idle_time=self.options.claim_idle_ms, start_id="0-0", count=100
+            )
+            items = reply[1]
+            deleted = reply[2] if len(reply) > 2 else []
+            if deleted:
+                self.stats.count(self.camera_of(stream), "lost_trimmed", len(deleted))
+                log.warning("%d pending entries of %s were trimmed before any worker finished them", len(deleted), stream)
+            claimed.extend(Entry(stream, _s(eid), fields) for eid, fields in items)
+        if claimed:
+            log.info("claimed %d entries left pending by a stalled worker", len(claimed))
+            for e in claimed:
+                self.stats.count(self.camera_of(e.stream), "claimed")
+        return claimed

@@ -1,0 +1,74 @@
+"""Every Redis key and consumer-group name signstream uses: the whole wire contract in one place.
+
+An optional namespace (env SIGNSTREAM_NAMESPACE) goes in front of every key so that two
+deployments can share one Redis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+GROUP_KEYPOINTS = "keypoints"
+GROUP_CLASSIFIER = "classifier"
+GROUP_TRAINER = "trainer"
+
+FRAMES_PREFIX = "frames:"
+KEYPOINTS_PREFIX = "keypoints:"
+
+
+@dataclass(frozen=True)
+class Keys:
+    namespace: str = ""
+
+    def _key(self, name: str) -> str:
+        return f"{self.namespace}{name}"
+
+    def frames(self, camera: str) -> str:
+        return self._key(FRAMES_PREFIX + camera)
+
+    def keypoints(self, camera: str) -> str:
+        return self._key(KEYPOINTS_PREFIX + camera)
+
+    @property
+    def predictions(self) -> str:
+        return self._key("predictions")
+
+    @property
+    def detections(self) -> str:
+        return self._key("detections")
+
+    @property
+    def models(self) -> str:
+        return self._key("models")
+
+    @property
+    def train_requests(self) -> str:
+        return self._key("train:requests")
+
+    @property
+    def train_results(self) -> str:
+        return self._key("train:results")
+
+    @property
+    def dead(self) -> str:
+        return self._key("dead")
+
+    @property
+    def cameras(self) -> str:
+        """Hash: camera id -> JSON description (source, fps, size, last seen)."""
+        return self._key("cameras")
+
+    def stats(self, service: str) -> str:
+        """Hash: worker id -> JSON counters, refreshed by each running worker."""
+        return self._key(f"stats:{service}")
+
+    def health(self, service: str, worker: str) -> str:
+        """String with a TTL: present while the worker's loop is alive."""
+        return self._key(f"health:{service}:{worker}")
+
+    def camera_of(self, stream_key: str, prefix: str) -> str:
+        """The camera id inside a `frames:<camera>` or `keypoints:<camera>` key."""
+        head = self._key(prefix)
+        if not stream_key.startswith(head):
+            raise ValueError(f"{stream_key!r} is not a {head}<camera> key")
+        return stream_key[len(head):]

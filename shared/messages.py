@@ -1,0 +1,247 @@
+"""Typed messages on the streams: one class per kind, one encode and one decode path each.
+
+Two wire shapes, as DESIGN.md fixes them:
+- envelopes (`frames:*`, `keypoints:*`): one field `msg` holding a msgpack map with a schema
+  version, compact and binary;
+- flat entries (`predictions`, `detections`, `models`, `train:*`, `dead`): plain text fields that
+  any Redis client or `redis-cli XREAD` can read; dicts and lists are JSON text.
+
+`decode` turns every failure into one `DecodeError`, which the consumer loop routes to `dead`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar, get_type_hints
+
+import numpy as np
+
+from shared.codec import pack, unpack, vector_from_bytes, vector_to_bytes
+from shared.errors import DecodeError
+
+ENVELOPE_FIELD = "msg"
+PARTS = ("pose", "face", "left_hand", "right_hand")
+
+T = TypeVar("T")
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, (bytes, bytearray)) else str(value)
+
+
+def _fields_text(fields: Mapping) -> dict[str, Any]:
+    return {_text(k): v for k, v in fields.items()}
+
+
+class Envelope:
+    """A message carried as one msgpack map in the entry field `msg`."""
+
+    SCHEMA: ClassVar[int] = 1
+
+    def encode(self) -> dict[str, bytes]:
+        body = {"v": self.SCHEMA, **dataclasses.asdict(self)}  # type: ignore[call-overload]
+        return {ENVELOPE_FIELD: pack(body)}
+
+    @classmethod
+    def decode(cls: type[T], fields: Mapping) -> T:
+        raw = _fields_text(fields).get(ENVELOPE_FIELD)
+        if raw is None:
+            raise DecodeError(f"entry has no '{ENVELOPE_FIELD}' field")
+        body = unpack(raw if isinstance(raw, bytes) else _text(raw).encode())
+        version = body.pop("v", None)
+        if version != cls.SCHEMA:  # type: ignore[attr-defined]
+            raise DecodeError(f"{cls.__name__} schema version {version!r}, expected {cls.SCHEMA}")  # type: ignore[attr-defined]
+        hints = get_type_hints(cls)
+        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        missing = names - body.keys()
+        if missing:
+            raise DecodeError(f"{cls.__name__} lacks {sorted(missing)}")
+        try:
+            values = {n: _coerce(hints[n], body[n]) for n in names}
+            return cls(**values)
+        except (TypeError, ValueError, DecodeError) as e:
+            raise DecodeError(f"{cls.__name__}: {e}") from e
+
+
+def _coerce(kind: Any, value: Any) -> Any:
+    if kind is bytes:
+        if not isinstance(value, bytes):
+            raise TypeError(f"expected bytes, got {type(value).__name__}")
+        return value
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"expected int, got {value!r}")
+        return value
+    if kind is float:
+        return float(value)
+    if kind is str:
+        if not isinstance(value, str):
+            raise TypeError(f"expected text, got {type(value).__name__}")
+        return value
+    if kind == tuple[str, ...]:
+        return tuple(str(v) for v in value)
+    return value
+
+
+@dataclass(frozen=True)
+class FrameMessage(Envelope):
+    """One camera frame on `frames:<camera>`."""
+
+    camera: str
+    seq: int
+    capture_ts_ms: int
+    width: int
+    height: int
+    encoding: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class KeypointsMessage(Envelope):
+    """One frame's 1662 keypoint floats on `keypoints:<camera>`."""
+
+    camera: str
+    seq: int
+    capture_ts_ms: int
+    vector_f32: bytes
+    parts: tuple[str, ...]
+    worker: str
+    processing_ms: float
+
+    @classmethod
+    def from_vector(cls, *, vector: np.ndarray, **kw: Any) -> "KeypointsMessage":
+        return cls(vector_f32=vector_to_bytes(vector), **kw)
+
+    @property
+    def vector(self) -> np.ndarray:
+        return vector_from_bytes(self.vector_f32)
+
+    def __post_init__(self) -> None:
+        if len(self.vector_f32) != 1662 * 4:
+            raise DecodeError(f"keypoint vector is {len(self.vector_f32)} bytes, expected {1662 * 4}")
+        unknown = set(self.parts) - set(PARTS)
+        if unknown:
+            raise DecodeError(f"unknown parts {sorted(unknown)}")
+
+
+class Flat:
+    """A message carried as plain text fields: ints, floats, text; dicts and lists as JSON."""
+
+    def encode(self) -> dict[str, str]:
+        out = {}
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            out[f.name] = json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else str(value)
+        return out
+
+    @classmethod
+    def decode(cls: type[T], fields: Mapping) -> T:
+        text = {k: _text(v) for k, v in _fields_text(fields).items()}
+        hints = get_type_hints(cls)
+        values: dict[str, Any] = {}
+        try:
+            for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+                if f.name not in text:
+                    if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING:
+                        continue
+                    raise DecodeError(f"{cls.__name__} lacks field '{f.name}'")
+                kind, raw = hints[f.name], text[f.name]
+                if kind in (int, float, str):
+                    values[f.name] = kind(raw)
+                else:
+                    values[f.name] = json.loads(raw)
+            return cls(**values)
+        except (TypeError, ValueError) as e:
+            raise DecodeError(f"{cls.__name__}: {e}") from e
+
+
+@dataclass(frozen=True)
+class Prediction(Flat):
+    """One classified window on `predictions`."""
+
+    camera: str
+    seq: int
+    ts: int
+    label: str
+    confidence: float
+    probs: dict
+    model: str
+    latency_ms: float
+
+
+@dataclass(frozen=True)
+class Detection(Flat):
+    """A sign confirmed by smoothing over several windows, on `detections`."""
+
+    camera: str
+    label: str
+    confidence: float
+    ts_start: int
+    ts_end: int
+    model: str
+
+
+@dataclass(frozen=True)
+class ModelAnnouncement(Flat):
+    """A promoted model version on `models`."""
+
+    version: str
+    path: str
+    labels: list
+    metrics: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainRequest(Flat):
+    """A request to train, on `train:requests`."""
+
+    data: list
+    options: dict = field(default_factory=dict)
+    request_id: str = ""
+
+
+@dataclass(frozen=True)
+class TrainResult(Flat):
+    """What came of a train request, on `train:results`."""
+
+    request_id: str
+    status: str
+    version: str = ""
+    promoted: int = 0
+    reason: str = ""
+    metrics: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DeadLetter(Flat):
+    """A message that could not be processed, copied to `dead` so nothing is lost silently."""
+
+    service: str
+    worker: str
+    reason: str
+    stream: str
+    entry_id: str
+    ts: int
+    payload: str = ""  # the original fields as JSON text, bytes hex-encoded
+
+
+def dead_payload(fields: Mapping) -> str:
+    """The original entry's fields as JSON text (binary values hex-encoded), for `DeadLetter`."""
+    out = {}
+    for k, v in _fields_text(fields).items():
+        if isinstance(v, (bytes, bytearray)):
+            try:
+                out[k] = v.decode()
+            except UnicodeDecodeError:
+                out[k] = {"hex": bytes(v).hex()}
+        else:
+            out[k] = v
+    return json.dumps(out)

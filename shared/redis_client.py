@@ -1,0 +1,61 @@
+"""Redis connections, and waiting for Redis with backoff instead of exiting or spinning."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+import redis
+from redis.backoff import ExponentialWithJitterBackoff
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+CONNECTION_ERRORS = (redis.ConnectionError, redis.TimeoutError, ConnectionError, OSError)
+
+
+def connect(url: str) -> redis.Redis:
+    """A client that returns raw bytes (frames and vectors are binary)."""
+    return redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30, health_check_interval=30)
+
+
+class Backoff:
+    """Exponential backoff with jitter, capped, that a stop event can cut short."""
+
+    def __init__(self, base_s: float = 0.25, cap_s: float = 10.0):
+        self._policy = ExponentialWithJitterBackoff(cap=cap_s, base=base_s)
+        self.failures = 0
+
+    def next_delay(self) -> float:
+        delay = self._policy.compute(self.failures)
+        self.failures += 1
+        return delay
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
+def with_redis(
+    action: Callable[[], T], *, stop: threading.Event, what: str, url: str, backoff: Backoff | None = None
+) -> T | None:
+    """Run `action` until it succeeds or `stop` is set, logging each wait for Redis.
+
+    Returns None only when stopped before Redis answered.
+    """
+    backoff = backoff or Backoff()
+    while not stop.is_set():
+        try:
+            result = action()
+        except CONNECTION_ERRORS as e:
+            delay = backoff.next_delay()
+            log.warning("redis at %s unreachable while %s (%s); retrying in %.1fs", url, what, e, delay)
+            stop.wait(delay)
+            continue
+        if backoff.failures:
+            log.info("redis at %s reachable again; %s resumed", url, what)
+            backoff.reset()
+        return result
+    return None
