@@ -8,7 +8,8 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import redis
-from redis.backoff import ExponentialWithJitterBackoff
+from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
+from redis.retry import Retry
 
 log = logging.getLogger(__name__)
 
@@ -18,8 +19,18 @@ CONNECTION_ERRORS = (redis.ConnectionError, redis.TimeoutError, ConnectionError,
 
 
 def connect(url: str) -> redis.Redis:
-    """A client that returns raw bytes (frames and vectors are binary)."""
-    return redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30, health_check_interval=30)
+    """A client that returns raw bytes (frames and vectors are binary).
+
+    redis-py's own silent retries are limited to one, so that an outage reaches our loops,
+    which log it and back off, instead of stalling them unseen.
+    """
+    return redis.Redis.from_url(
+        url,
+        socket_connect_timeout=5,
+        socket_timeout=30,
+        health_check_interval=30,
+        retry=Retry(NoBackoff(), 1),
+    )
 
 
 class Backoff:

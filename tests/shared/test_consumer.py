@@ -1,0 +1,162 @@
+"""The consumer-group loop against a real redis-server, with a small consumer of our own."""
+
+import threading
+import time
+
+import logging
+
+import pytest
+
+from shared.consumer import ConsumerOptions, Entry, StreamConsumer
+from shared.keys import Keys
+from shared.redis_client import connect
+from tests.conftest import RedisServer
+
+
+class UpperCaser(StreamConsumer):
+    """Copies each entry's `text` upper-cased to `<ns>out`; fails on the text 'boom'."""
+
+    service = "uppercaser"
+
+    def __init__(self, client, keys, inputs, worker="w1", **kw):
+        stop = threading.Event()
+        super().__init__(client, keys, "uppers", worker, stop, ConsumerOptions(block_ms=100, **kw))
+        self.inputs = inputs
+        self.passes = 0
+
+    def streams(self):
+        return self.inputs
+
+    def handle(self, entry: Entry, pipe):
+        text = entry.fields[b"text"].decode()
+        if text == "boom":
+            raise ValueError("cannot upper-case a bomb")
+        pipe.xadd(self.keys._key("out"), {"text": text.upper(), "by": self.worker})
+        self.stats.count(entry.stream, "out")
+
+    def on_pass(self):
+        self.passes += 1
+
+
+def start(consumer: StreamConsumer) -> threading.Thread:
+    thread = threading.Thread(target=consumer.run, daemon=True)
+    thread.start()
+    return thread
+
+
+def wait_for(predicate, timeout_s=10.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def outputs(r, keys):
+    return [(f[b"text"].decode(), f[b"by"].decode()) for _, f in r.xrange(keys._key("out"))]
+
+
+def stop_and_join(consumer, thread):
+    consumer.stop.set()
+    thread.join(5)
+    assert not thread.is_alive(), "consumer did not stop within 5 s of its stop event"
+
+
+def test_each_entry_is_processed_once_and_acknowledged_with_its_output(r, keys):
+    stream = keys._key("in:a")
+    for word in ["one", "two", "three"]:
+        r.xadd(stream, {"text": word})
+    consumer = UpperCaser(r, keys, [stream])
+    thread = start(consumer)
+    assert wait_for(lambda: len(outputs(r, keys)) == 3)
+    stop_and_join(consumer, thread)
+    assert [t for t, _ in outputs(r, keys)] == ["ONE", "TWO", "THREE"]
+    assert r.xpending(stream, "uppers")["pending"] == 0
+
+
+def test_a_failing_entry_goes_to_dead_with_its_reason_and_the_loop_goes_on(r, keys):
+    stream = keys._key("in:a")
+    for word in ["before", "boom", "after"]:
+        r.xadd(stream, {"text": word})
+    consumer = UpperCaser(r, keys, [stream])
+    thread = start(consumer)
+    assert wait_for(lambda: len(outputs(r, keys)) == 2)
+    stop_and_join(consumer, thread)
+    dead = r.xrange(keys.dead)
+    assert len(dead) == 1
+    letter = dead[0][1]
+    assert letter[b"service"] == b"uppercaser"
+    assert b"cannot upper-case a bomb" in letter[b"reason"]
+    assert letter[b"stream"] == stream.encode()
+    assert b"boom" in letter[b"payload"]
+    assert consumer.stats.total("dead") == 1
+    assert r.xpending(stream, "uppers")["pending"] == 0
+
+
+def test_entries_left_pending_by_a_dead_worker_are_claimed_by_a_live_one(r, keys):
+    stream = keys._key("in:a")
+    r.xgroup_create(stream, "uppers", id="0", mkstream=True)
+    for word in ["lost", "found"]:
+        r.xadd(stream, {"text": word})
+    # A worker that read both entries and died before acknowledging them.
+    r.xreadgroup("uppers", "died", {stream: ">"}, count=10)
+    assert r.xpending(stream, "uppers")["pending"] == 2
+    consumer = UpperCaser(r, keys, [stream], worker="alive", claim_idle_ms=200, claim_every_s=0.2)
+    thread = start(consumer)
+    assert wait_for(lambda: len(outputs(r, keys)) == 2)
+    stop_and_join(consumer, thread)
+    assert sorted(outputs(r, keys)) == [("FOUND", "alive"), ("LOST", "alive")]
+    assert consumer.stats.total("claimed") == 2
+
+
+def test_a_restarted_worker_first_finishes_its_own_pending_entries(r, keys):
+    stream = keys._key("in:a")
+    r.xgroup_create(stream, "uppers", id="0", mkstream=True)
+    r.xadd(stream, {"text": "mine"})
+    r.xreadgroup("uppers", "same-name", {stream: ">"}, count=10)
+    consumer = UpperCaser(r, keys, [stream], worker="same-name")
+    thread = start(consumer)
+    assert wait_for(lambda: len(outputs(r, keys)) == 1)
+    stop_and_join(consumer, thread)
+    assert outputs(r, keys) == [("MINE", "same-name")]
+
+
+def test_streams_that_appear_later_are_read_too(r, keys):
+    first, second = keys._key("in:a"), keys._key("in:b")
+    inputs = [first]
+    consumer = UpperCaser(r, keys, inputs)
+    thread = start(consumer)
+    r.xadd(first, {"text": "a"})
+    assert wait_for(lambda: len(outputs(r, keys)) == 1)
+    inputs.append(second)
+    r.xadd(second, {"text": "b"})
+    assert wait_for(lambda: len(outputs(r, keys)) == 2)
+    stop_and_join(consumer, thread)
+
+
+@pytest.mark.slow
+def test_the_loop_waits_out_a_redis_restart_and_resumes(tmp_path, caplog):
+    server = RedisServer(tmp_path)
+    server.start()
+    try:
+        caplog.set_level(logging.INFO)
+        client = connect(server.url)
+        keys = Keys("outage:")
+        stream = keys._key("in:a")
+        client.xadd(stream, {"text": "before"})
+        consumer = UpperCaser(client, keys, [stream])
+        thread = start(consumer)
+        assert wait_for(lambda: len(outputs(client, keys)) == 1)
+        server.stop()
+        time.sleep(3)  # the loop now meets connection errors and backs off
+        assert thread.is_alive()
+        server.start()  # same port, empty: groups must be recreated
+        client.xadd(stream, {"text": "after"})
+        assert wait_for(lambda: ("AFTER", "w1") in outputs(client, keys), timeout_s=20)
+        stop_and_join(consumer, thread)
+        messages = [rec.getMessage() for rec in caplog.records]
+        assert any("redis unreachable" in m and "retrying in" in m for m in messages)
+        assert any("reachable again" in m for m in messages)
+    finally:
+        server.stop()
