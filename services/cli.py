@@ -14,6 +14,7 @@ from shared.errors import EXIT_CONFIG, EXIT_ERROR, ConfigError, SignstreamError
 COMMANDS = {
     "capture": ("services.capture.main", "publish camera frames to frames:<camera>"),
     "keypoints": ("services.keypoints.main", "turn frames into 1662-float keypoint vectors"),
+    "up": ("services.up.main", "run the whole pipeline on this machine (embedded Redis, no Docker)"),
     "stats": ("services.stats", "show the counters every running worker reports"),
 }
 

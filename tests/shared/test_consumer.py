@@ -10,7 +10,7 @@ import pytest
 from shared.consumer import ConsumerOptions, Entry, StreamConsumer
 from shared.keys import Keys
 from shared.redis_client import connect
-from tests.conftest import RedisServer
+from services.up.redis_server import RedisServer
 
 
 class UpperCaser(StreamConsumer):

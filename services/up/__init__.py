@@ -1,0 +1,1 @@
+"""`signstream up`: the whole pipeline on one machine, without Docker."""

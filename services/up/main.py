@@ -1,0 +1,101 @@
+"""`signstream up`: Redis, capture per camera, keypoint workers; detections printed live.
+
+Ctrl-C (or SIGTERM) stops the services in order and then the embedded Redis.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from services.up.console import Console
+from services.up.redis_server import RedisServer
+from services.up.settings import UpSettings
+from services.up.supervisor import Supervisor
+from shared.errors import EXIT_ERROR, EXIT_OK, ConfigError
+from shared.lifecycle import install_stop_signals
+from shared.logs import setup_logging
+from shared.redis_client import CONNECTION_ERRORS, connect
+
+log = logging.getLogger("signstream.up")
+
+
+def camera_id(source: str, taken: set[str]) -> str:
+    base = Path(source).stem if not source.isdigit() else f"cam{source}"
+    base = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in base) or "cam"
+    name, n = base, 2
+    while name in taken:
+        name, n = f"{base}-{n}", n + 1
+    taken.add(name)
+    return name
+
+
+def main(argv: Sequence[str], prog: str = "signstream up") -> int:
+    settings = load(argv, prog)
+    setup_logging(settings.log_level, "up")
+    stop = threading.Event()
+    install_stop_signals(stop)
+
+    embedded = None
+    url = settings.redis_url
+    if url is None:
+        embedded = RedisServer(settings.data_dir / "redis", persist=True)
+        embedded.start()
+        url = embedded.url
+        log.info("embedded redis-server on %s, data in %s", url, embedded.workdir)
+    env = dict(os.environ, REDIS_URL=url, SIGNSTREAM_NAMESPACE=settings.namespace)
+    supervisor = Supervisor(env)
+    try:
+        return run(settings, url, supervisor, stop)
+    finally:
+        supervisor.stop_all()
+        if embedded:
+            embedded.stop()
+        log.info("all stopped")
+
+
+def load(argv: Sequence[str], prog: str) -> UpSettings:
+    from shared.settings import load_settings
+
+    settings = load_settings(UpSettings, argv, prog)
+    if not settings.camera:
+        raise ConfigError("no camera given: pass --camera SOURCE (a camera index, video file, URL or image folder)")
+    return settings
+
+
+def run(settings: UpSettings, url: str, supervisor: Supervisor, stop: threading.Event) -> int:
+    taken: set[str] = set()
+    for source in settings.camera:
+        cam = camera_id(source, taken)
+        args = ["capture", "--source", source, "--camera", cam, "--fps", str(settings.fps)]
+        if settings.loop:
+            args.append("--loop")
+        supervisor.start(f"capture[{cam}]", *args)
+    for i in range(settings.keypoint_workers):
+        supervisor.start(f"keypoints[{i}]", "keypoints")
+
+    console = Console(connect(url), settings.keys)
+    print(f"signstream is up: {len(settings.camera)} camera(s), {settings.keypoint_workers} keypoint worker(s); "
+          f"Ctrl-C stops it", flush=True)
+    next_status = time.monotonic() + settings.status_every_s
+    while not stop.is_set():
+        reason = supervisor.check()
+        if reason:
+            log.error("%s; stopping everything", reason)
+            return EXIT_ERROR
+        if supervisor.all_finished():
+            log.info("every service finished")
+            return EXIT_OK
+        try:
+            console.detections(block_ms=500)
+            if time.monotonic() >= next_status:
+                console.status()
+                next_status = time.monotonic() + settings.status_every_s
+        except CONNECTION_ERRORS as e:
+            log.warning("redis at %s unreachable (%s); the services wait for it, retrying in 1 s", url, e)
+            stop.wait(1.0)
+    return EXIT_OK

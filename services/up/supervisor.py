@@ -1,0 +1,91 @@
+"""Runs the service processes of `signstream up`, restarting a crashed one a bounded number of times."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
+
+MAX_RESTARTS = 5
+RESTART_WINDOW_S = 60.0
+
+
+@dataclass
+class Child:
+    name: str
+    args: list[str]
+    restart_on_success: bool = False  # a capture of a file that ended is done, not crashed
+    proc: subprocess.Popen | None = None
+    restarts: deque = field(default_factory=lambda: deque(maxlen=MAX_RESTARTS))
+    finished: bool = False
+    restart_at: float | None = None
+
+
+class Supervisor:
+    def __init__(self, env: dict[str, str]):
+        self.env = env
+        self.children: list[Child] = []
+
+    def start(self, name: str, *args: str) -> Child:
+        child = Child(name, list(args))
+        self._spawn(child)
+        self.children.append(child)
+        return child
+
+    def _spawn(self, child: Child) -> None:
+        # Children get their own process group, so Ctrl-C reaches them only through us, in order.
+        child.proc = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", *child.args], env=self.env, start_new_session=True
+        )
+        log.info("started %s (pid %d): signstream %s", child.name, child.proc.pid, " ".join(child.args))
+
+    def check(self) -> str | None:
+        """Restart crashed children; return a reason to give up when one crashes too often."""
+        for child in self.children:
+            if child.restart_at is not None:
+                if time.monotonic() >= child.restart_at:
+                    child.restart_at = None
+                    self._spawn(child)
+                continue
+            if child.finished or child.proc is None or child.proc.poll() is None:
+                continue
+            code = child.proc.returncode
+            if code == 0 and not child.restart_on_success:
+                log.info("%s finished", child.name)
+                child.finished = True
+                continue
+            if code == 2:
+                return f"{child.name} stopped on a configuration error (its message is above)"
+            now = time.monotonic()
+            if len(child.restarts) == MAX_RESTARTS and now - child.restarts[0] < RESTART_WINDOW_S:
+                return f"{child.name} crashed {MAX_RESTARTS} times within {RESTART_WINDOW_S:.0f} s"
+            child.restarts.append(now)
+            recent = sum(now - t < RESTART_WINDOW_S for t in child.restarts)
+            delay = min(2.0 ** (recent - 1), 10.0)  # 1, 2, 4, 8 s: a crash loop stays slow
+            log.warning("%s exited with code %s; restarting in %.0f s (%d restarts in the last minute)",
+                        child.name, code, delay, recent)
+            child.restart_at = now + delay
+        return None
+
+    def all_finished(self) -> bool:
+        return all(c.finished for c in self.children)
+
+    def stop_all(self, timeout_s: float = 10.0) -> None:
+        running = [c for c in self.children if c.proc and c.proc.poll() is None]
+        for child in running:
+            child.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        for child in running:
+            try:
+                child.proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("%s did not stop within %.0f s; killing it", child.name, timeout_s)
+                os.killpg(child.proc.pid, signal.SIGKILL)
+                child.proc.wait()
