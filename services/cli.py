@@ -6,6 +6,7 @@ Commands are imported only when chosen, so `signstream capture` never loads Tens
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -14,6 +15,7 @@ from shared.errors import EXIT_CONFIG, EXIT_ERROR, ConfigError, SignstreamError
 COMMANDS = {
     "capture": ("services.capture.main", "publish camera frames to frames:<camera>"),
     "keypoints": ("services.keypoints.main", "turn frames into 1662-float keypoint vectors"),
+    "classifier": ("services.classifier.main", "classify 30-frame windows into signs; publish predictions and detections"),
     "up": ("services.up.main", "run the whole pipeline on this machine (embedded Redis, no Docker)"),
     "stats": ("services.stats", "show the counters every running worker reports"),
 }
@@ -34,6 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command not in COMMANDS:
         print(f"signstream: unknown command {command!r}\n\n{usage()}", file=sys.stderr)
         return EXIT_CONFIG
+    # TensorFlow and MediaPipe print pages of C++ INFO lines unless told before they load.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("GLOG_minloglevel", "2")
     module = importlib.import_module(COMMANDS[command][0])
     prog = f"signstream {command}"
     try:

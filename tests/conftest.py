@@ -13,6 +13,9 @@ import redis
 from services.up.redis_server import RedisServer
 from shared.keys import Keys
 
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any test imports TensorFlow
+os.environ.setdefault("GLOG_minloglevel", "2")
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 VIDEOS = SHARED / "videos"

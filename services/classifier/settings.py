@@ -1,0 +1,26 @@
+"""Settings of the classifier (env prefix SIGNSTREAM_CLASSIFIER_)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import CommonSettings
+
+
+class ClassifierSettings(CommonSettings):
+    model_config = SettingsConfigDict(env_prefix="SIGNSTREAM_CLASSIFIER_")
+
+    worker_id: str | None = Field(None, description="consumer name in the classifier group (default: host and pid)")
+    model: Path | None = Field(None, description="serve this model version directory instead of the announced one")
+    models_dir: Path = Field(Path("models"), description="where the trainer writes versions; `current` names the one to serve at start")
+    stride: int = Field(3, ge=1, le=30, description="classify a camera's window every this many new frames")
+    gap_wait_ms: int = Field(300, ge=0, description="how long a missing frame is waited for before it is skipped")
+    threshold: float = Field(0.7, gt=0, le=1, description="confidence a window's top label needs to count toward a detection")
+    confirm_windows: int = Field(3, ge=1, description="consecutive windows with the same top label that confirm a detection")
+    batch_entries: int = Field(64, ge=1, le=1024, description="keypoint entries read per pass (all cameras)")
+    block_ms: int = Field(200, ge=1, description="how long one read waits for new keypoints")
+    claim_idle_ms: int = Field(10000, ge=100, description="entries pending this long in a dead classifier are claimed")
+    refresh_cameras_s: float = Field(2.0, gt=0, description="how often the cameras hash is read for new cameras")

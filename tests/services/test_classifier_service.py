@@ -1,0 +1,164 @@
+"""The classifier against a real redis-server, with real (small) keras models served through TFLite."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from services.classifier.main import run_classifier
+from services.classifier.settings import ClassifierSettings
+from shared.messages import KeypointsMessage, ModelAnnouncement, Prediction
+from tests.model_fixtures import constant_model, write_version
+
+LABELS = ["hello", "thanks", "iloveyou"]
+
+
+@pytest.fixture(scope="module")
+def versions(tmp_path_factory):
+    """Three real model versions: v1 says hello, v2 says iloveyou, and a corrupt one."""
+    root = tmp_path_factory.mktemp("models")
+    v1 = write_version(root / "v1", constant_model(3, favourite=0), LABELS)
+    v2 = write_version(root / "v2", constant_model(3, favourite=2), LABELS)
+    corrupt = root / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "model.keras").write_bytes(b"this is not a keras file")
+    (corrupt / "labels.json").write_text(json.dumps(LABELS))
+    wrong_size = write_version(root / "two-labels", constant_model(2, favourite=0), LABELS)
+    return {"v1": v1, "v2": v2, "corrupt": corrupt, "wrong_size": wrong_size}
+
+
+class RunningClassifier:
+    def __init__(self, settings):
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=run_classifier, args=(settings, self.stop), daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(10)
+        assert not self.thread.is_alive(), "classifier did not stop within 10 s"
+
+
+@pytest.fixture
+def start_classifier(redis_url, namespace, tmp_path):
+    running = []
+
+    def start(**overrides):
+        options = dict(redis_url=redis_url, namespace=namespace, models_dir=tmp_path / "none", stride=5,
+                       gap_wait_ms=100, block_ms=50, refresh_cameras_s=0.2, confirm_windows=2)
+        options.update(overrides)
+        classifier = RunningClassifier(ClassifierSettings(**options))
+        running.append(classifier)
+        return classifier
+
+    yield start
+    for classifier in running:
+        classifier.close()
+
+
+def publish_keypoints(r, keys, camera, seqs, vector_of=lambda seq: np.full(1662, seq % 7, np.float32)):
+    r.hset(keys.cameras, camera, json.dumps({"source": "test"}))
+    for seq in seqs:
+        msg = KeypointsMessage.from_vector(vector=vector_of(seq), camera=camera, seq=seq,
+                                           capture_ts_ms=int(time.time() * 1000), parts=("pose",), worker="test",
+                                           processing_ms=1.0)
+        r.xadd(keys.keypoints(camera), msg.encode())
+
+
+def predictions(r, keys) -> list[Prediction]:
+    return [Prediction.decode(fields) for _, fields in r.xrange(keys.predictions)]
+
+
+def wait_for(predicate, timeout_s=30.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_windows_are_classified_every_stride_frames_and_a_sign_is_detected_once(r, keys, versions, start_classifier):
+    start_classifier(model=versions["v1"])
+    publish_keypoints(r, keys, "door", range(50))
+    assert wait_for(lambda: len(predictions(r, keys)) == 5)
+    preds = predictions(r, keys)
+    assert [p.seq for p in preds] == [29, 34, 39, 44, 49]
+    assert {p.label for p in preds} == {"hello"}
+    assert all(p.model == "v1" and p.confidence > 0.9 and set(p.probs) == set(LABELS) for p in preds)
+    assert all(p.latency_ms >= 0 for p in preds)
+    detections = r.xrange(keys.detections)
+    assert len(detections) == 1
+    assert detections[0][1][b"label"] == b"hello" and detections[0][1][b"camera"] == b"door"
+    assert r.xpending(keys.keypoints("door"), "classifier")["pending"] == 0
+
+
+def test_out_of_order_keypoints_give_the_same_predictions_as_in_order(r, keys, versions, start_classifier):
+    start_classifier(model=versions["v1"])
+    in_order = list(range(45))
+    shuffled = in_order.copy()
+    rng = np.random.default_rng(1)
+    for i in range(0, 45, 3):  # two workers finishing out of order, locally
+        block = shuffled[i:i + 3]
+        rng.shuffle(block)
+        shuffled[i:i + 3] = block
+    publish_keypoints(r, keys, "a", in_order)
+    publish_keypoints(r, keys, "b", shuffled)
+    assert wait_for(lambda: len(predictions(r, keys)) == 8)
+    by_camera = {cam: [(p.seq, p.probs) for p in predictions(r, keys) if p.camera == cam] for cam in "ab"}
+    assert [s for s, _ in by_camera["a"]] == [29, 34, 39, 44]
+    assert by_camera["a"] == by_camera["b"]
+
+
+def test_a_new_model_is_swapped_in_between_batches_without_losing_a_window(r, keys, versions, start_classifier):
+    start_classifier(model=versions["v1"])
+    publish_keypoints(r, keys, "cam", range(40))
+    assert wait_for(lambda: len(predictions(r, keys)) == 3)
+    r.xadd(keys.models, ModelAnnouncement(version="v2", path=str(versions["v2"]), labels=LABELS).encode())
+    time.sleep(1.0)  # the swap happens whenever the new model is checked, mid-stream
+    publish_keypoints(r, keys, "cam", range(40, 80))
+    assert wait_for(lambda: len(predictions(r, keys)) == 11 and predictions(r, keys)[-1].model == "v2")
+    preds = predictions(r, keys)
+    assert [p.seq for p in preds] == list(range(29, 80, 5))
+    versions_in_order = [p.model for p in preds]
+    switch = versions_in_order.index("v2")
+    assert versions_in_order == ["v1"] * switch + ["v2"] * (len(preds) - switch)
+    assert all((p.label == "hello") == (p.model == "v1") for p in preds)
+
+
+@pytest.mark.parametrize("bad", ["corrupt", "wrong_size"])
+def test_a_bad_model_is_refused_and_the_old_one_keeps_serving(r, keys, versions, start_classifier, bad):
+    start_classifier(model=versions["v1"])
+    publish_keypoints(r, keys, "cam", range(30))
+    assert wait_for(lambda: len(predictions(r, keys)) == 1)  # serving v1
+    r.xadd(keys.models, ModelAnnouncement(version="bad", path=str(versions[bad]), labels=LABELS).encode())
+    assert wait_for(lambda: r.xlen(keys.dead) == 1)
+    letter = r.xrange(keys.dead)[0][1]
+    assert letter[b"service"] == b"classifier" and letter[b"reason"].startswith(b"ModelError")
+    publish_keypoints(r, keys, "cam", range(30, 40))
+    assert wait_for(lambda: len(predictions(r, keys)) == 3)
+    assert {p.model for p in predictions(r, keys)} == {"v1"}
+
+
+def test_without_a_model_it_waits_then_serves_the_first_announced_one(r, keys, versions, start_classifier):
+    start_classifier()
+    publish_keypoints(r, keys, "cam", range(30))
+    time.sleep(0.5)
+    assert predictions(r, keys) == []
+    r.xadd(keys.models, ModelAnnouncement(version="v2", path=str(versions["v2"]), labels=LABELS).encode())
+    assert wait_for(lambda: len(predictions(r, keys)) == 1)
+    assert predictions(r, keys)[0].label == "iloveyou"
+
+
+def test_malformed_keypoints_go_to_dead_and_the_rest_are_classified(r, keys, versions, start_classifier):
+    start_classifier(model=versions["v1"])
+    r.hset(keys.cameras, "cam", "{}")
+    r.xadd(keys.keypoints("cam"), {"msg": b"\xc1garbage"})
+    publish_keypoints(r, keys, "cam", range(30))
+    assert wait_for(lambda: len(predictions(r, keys)) == 1)
+    assert r.xlen(keys.dead) == 1
+    assert b"DecodeError" in r.xrange(keys.dead)[0][1][b"reason"]

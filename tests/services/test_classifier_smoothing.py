@@ -1,0 +1,37 @@
+from services.classifier.smoothing import Smoother
+
+
+def feed(smoother, labels, conf=0.9, camera="c"):
+    out = []
+    for i, label in enumerate(labels):
+        confirmed = smoother.update(camera, label, conf, ts_start=i * 100, ts_end=i * 100 + 2000)
+        if confirmed:
+            out.append(confirmed)
+    return out
+
+
+def test_a_sign_is_confirmed_once_after_enough_consecutive_windows():
+    found = feed(Smoother(threshold=0.7, confirm_windows=3), ["hello"] * 10)
+    assert [(d.label, d.ts_start, d.ts_end) for d in found] == [("hello", 0, 2200)]
+
+
+def test_a_broken_run_is_not_confirmed_and_a_new_occurrence_is_reported_again():
+    smoother = Smoother(threshold=0.7, confirm_windows=3)
+    found = feed(smoother, ["hello", "hello", "thanks", "hello", "hello", "hello", "thanks", "thanks", "thanks",
+                            "hello", "hello", "hello"])
+    assert [d.label for d in found] == ["hello", "thanks", "hello"]
+
+
+def test_low_confidence_windows_break_a_run():
+    smoother = Smoother(threshold=0.7, confirm_windows=2)
+    assert smoother.update("c", "hello", 0.9, 0, 1) is None
+    assert smoother.update("c", "hello", 0.5, 1, 2) is None
+    assert smoother.update("c", "hello", 0.9, 2, 3) is None
+    assert smoother.update("c", "hello", 0.9, 3, 4).label == "hello"
+
+
+def test_cameras_are_smoothed_separately():
+    smoother = Smoother(threshold=0.5, confirm_windows=2)
+    assert smoother.update("a", "hello", 0.9, 0, 1) is None
+    assert smoother.update("b", "hello", 0.9, 0, 1) is None
+    assert smoother.update("a", "hello", 0.9, 1, 2).camera == "a"
