@@ -77,6 +77,8 @@ def run(settings: UpSettings, url: str, supervisor: Supervisor, stop: threading.
         supervisor.start(f"capture[{cam}]", *args)
     for i in range(settings.keypoint_workers):
         supervisor.start(f"keypoints[{i}]", "keypoints")
+    supervisor.start("classifier", "classifier", "--models-dir", str(settings.models_dir),
+                     "--stride", str(settings.stride))
 
     console = Console(connect(url), settings.keys)
     print(f"signstream is up: {len(settings.camera)} camera(s), {settings.keypoint_workers} keypoint worker(s); "

@@ -25,5 +25,7 @@ class UpSettings(CommonSettings):
     fps: float = Field(15.0, gt=0, le=60, description="frames per second each camera publishes")
     loop: bool = Field(True, description="replay video files from the start when they end")
     keypoint_workers: int = Field(1, ge=1, le=16, description="keypoint worker processes")
+    models_dir: Path = Field(Path("models"), description="where trained model versions live")
+    stride: int = Field(3, ge=1, le=30, description="classify each camera's window every this many frames")
     data_dir: Path = Field(Path(".signstream"), description="where the embedded Redis keeps its data")
     status_every_s: float = Field(5.0, gt=0, description="how often to print a status line")
