@@ -1,0 +1,20 @@
+"""Settings of a keypoint worker (env prefix SIGNSTREAM_KEYPOINTS_)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import CommonSettings
+
+
+class KeypointsSettings(CommonSettings):
+    model_config = SettingsConfigDict(env_prefix="SIGNSTREAM_KEYPOINTS_")
+
+    worker_id: str | None = Field(None, description="consumer name in the keypoints group (default: host and pid)")
+    max_age: float = Field(1.0, gt=0, description="seconds: older frames are acknowledged and dropped (counted), to stay real-time")
+    block_ms: int = Field(1000, ge=1, description="how long one read waits for frames")
+    claim_idle_ms: int = Field(10000, ge=100, description="frames pending this long in a dead worker are claimed")
+    refresh_cameras_s: float = Field(2.0, gt=0, description="how often the cameras hash is read for new cameras")
+    min_detection_confidence: float = Field(0.5, ge=0, le=1, description="MediaPipe Holistic detection confidence")
+    min_tracking_confidence: float = Field(0.5, ge=0, le=1, description="MediaPipe Holistic tracking confidence")
