@@ -52,15 +52,19 @@ class Backoff:
 def with_redis(
     action: Callable[[], T], *, stop: threading.Event, what: str, url: str, backoff: Backoff | None = None
 ) -> T | None:
-    """Run `action` until it succeeds or `stop` is set, logging each wait for Redis.
+    """Run `action` until it succeeds, logging each wait for Redis; give up only once `stop` is set.
 
+    It is always tried once, even when stopping (a last heartbeat, a last acknowledgement).
     Returns None only when stopped before Redis answered.
     """
     backoff = backoff or Backoff()
-    while not stop.is_set():
+    while True:
         try:
             result = action()
         except CONNECTION_ERRORS as e:
+            if stop.is_set():
+                log.warning("redis at %s unreachable while %s (%s); stopping without it", url, what, e)
+                return None
             delay = backoff.next_delay()
             log.warning("redis at %s unreachable while %s (%s); retrying in %.1fs", url, what, e, delay)
             stop.wait(delay)
@@ -69,4 +73,3 @@ def with_redis(
             log.info("redis at %s reachable again; %s resumed", url, what)
             backoff.reset()
         return result
-    return None

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from services.capture.publisher import CaptureSummary, Publisher
 from services.capture.settings import CaptureSettings
-from services.capture.sources import classify_source
+from services.capture.sources import classify_source, open_source
 from shared.errors import EXIT_OK
 from shared.lifecycle import install_stop_signals
 from shared.logs import setup_logging
@@ -19,7 +19,8 @@ log = logging.getLogger("signstream.capture")
 
 
 def run_capture(settings: CaptureSettings, stop: threading.Event) -> CaptureSummary:
-    classify_source(settings.source)  # a missing file is a config error before anything starts
+    if not classify_source(settings.source).live:
+        open_source(settings.source, settings.fps).close()  # a bad file or folder is a config error, now
     publisher = Publisher(connect(settings.redis_url), settings, stop)
     log.info("capturing %s as camera %s at %g fps", settings.source, settings.camera, settings.fps)
     return publisher.run()

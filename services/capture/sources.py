@@ -67,6 +67,8 @@ class VideoSource:
         self.capture = cv2.VideoCapture(target)
         if not self.capture.isOpened():
             self.capture.release()
+            if not kind.live:  # a file will not get better by waiting
+                raise ConfigError(f"cannot read video file {source!r}: OpenCV does not know its format; convert it to mp4")
             raise SourceError(f"cannot open {kind.name} {source!r}")
         self.native_fps = self.capture.get(cv2.CAP_PROP_FPS) or 0.0
 

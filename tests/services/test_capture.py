@@ -1,0 +1,132 @@
+"""Capture against a real redis-server, on real videos from ../shared/videos and image folders."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import threading
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from services.capture.main import run_capture
+from services.capture.settings import CaptureSettings
+from shared.codec import decode_jpeg
+from shared.messages import FrameMessage
+from tests.conftest import VIDEOS, signstream_cmd
+
+
+def frames(r, keys, camera) -> list[FrameMessage]:
+    return [FrameMessage.decode(f) for _, f in r.xrange(keys.frames(camera))]
+
+
+def capture(redis_url, namespace, **options):
+    settings = CaptureSettings(redis_url=redis_url, namespace=namespace, **options)
+    return run_capture(settings, threading.Event())
+
+
+def test_a_video_is_published_at_the_asked_rate_with_increasing_seq_and_jpegs_of_the_asked_size(
+        r, keys, redis_url, namespace):
+    summary = capture(redis_url, namespace, source=str(VIDEOS / "kiri_hello.mp4"), camera="kiri", fps=15, width=320)
+    sent = frames(r, keys, "kiri")
+    assert 73 <= len(sent) <= 76  # 149 frames at 30 fps = 4.97 s; at 15 fps about 75
+    assert summary.frames_sent == len(sent) and summary.frames_skipped == 149 - len(sent)
+    assert [f.seq for f in sent] == list(range(len(sent)))
+    intervals = np.diff([f.capture_ts_ms for f in sent])
+    assert abs(intervals.mean() - 1000 / 15) < 1000 / 15 * 0.2, f"mean interval {intervals.mean():.1f} ms"
+    for f in sent[:: len(sent) // 5]:
+        image = decode_jpeg(f.data)
+        assert image.shape == (180, 320, 3) and (f.width, f.height) == (320, 180)
+
+
+def test_a_25_fps_video_at_15_fps_keeps_15_frames_per_second_of_video(r, keys, redis_url, namespace):
+    capture(redis_url, namespace, source=str(VIDEOS / "bisig_hello.mp4"), camera="bisig", fps=15, pace=False)
+    sent = frames(r, keys, "bisig")
+    assert abs(len(sent) - 2.28 * 15) <= 1.5  # 57 frames at 25 fps = 2.28 s
+    assert (sent[0].width, sent[0].height) == (500, 500)
+
+
+def test_an_image_folder_is_published_in_natural_order(r, keys, redis_url, namespace, tmp_path):
+    for n in (10, 2, 1):
+        image = np.full((48, 64, 3), n * 20, np.uint8)
+        cv2.imwrite(str(tmp_path / f"{n}.png"), image)
+    (tmp_path / "notes.txt").write_text("not an image")
+    capture(redis_url, namespace, source=str(tmp_path), camera="folder", fps=30, pace=False)
+    sent = frames(r, keys, "folder")
+    brightness = [int(decode_jpeg(f.data).mean().round()) for f in sent]
+    assert brightness == [20, 40, 200]
+
+
+def test_a_missing_file_exits_2_with_one_line_saying_what_to_check(service_env):
+    result = subprocess.run(signstream_cmd("capture", "--source", "/nowhere/video.mp4"), env=service_env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr
+    assert "/nowhere/video.mp4" in lines[0] and "check the path" in lines[0]
+
+
+def test_an_empty_image_folder_exits_2_with_one_line(service_env, tmp_path):
+    result = subprocess.run(signstream_cmd("capture", "--source", str(tmp_path)), env=service_env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "has no .jpg/.png" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_bad_setting_exits_2_with_one_line(service_env):
+    result = subprocess.run(signstream_cmd("capture", "--source", "0", "--fps", "0"), env=service_env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "--fps (env SIGNSTREAM_CAPTURE_FPS)" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_sigterm_stops_a_looping_capture_quickly_and_marks_the_camera_ended(r, keys, service_env):
+    proc = subprocess.Popen(signstream_cmd("capture", "--source", str(VIDEOS / "bisig_hello.mp4"), "--camera", "loop",
+                                           "--loop", "--fps", "15"), env=service_env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and r.xlen(keys.frames("loop")) < 50:  # > 34: it looped
+            time.sleep(0.1)
+        running = json.loads(r.hget(keys.cameras, "loop"))
+        assert running["status"] == "running" and running["fps"] == 15
+        assert time.time() * 1000 - running["last_seen_ms"] < 3000
+        stopped_at = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+        assert time.monotonic() - stopped_at < 5
+    finally:
+        proc.kill()
+    assert r.xlen(keys.frames("loop")) >= 50
+    ended = json.loads(r.hget(keys.cameras, "loop"))
+    assert ended["status"] == "ended" and ended["frames_sent"] == r.xlen(keys.frames("loop"))
+    assert "frames sent" in proc.stderr.read()
+
+
+def test_a_restarted_capture_continues_the_seq_numbering(r, keys, redis_url, namespace):
+    for _ in range(2):
+        capture(redis_url, namespace, source=str(VIDEOS / "bisig_hello.mp4"), camera="again", pace=False,
+                max_frames=5)
+    assert [f.seq for f in frames(r, keys, "again")] == list(range(10))
+
+
+def test_an_unreachable_camera_is_reopened_with_backoff_not_a_crash(r, keys, redis_url, namespace, caplog):
+    settings = CaptureSettings(redis_url=redis_url, namespace=namespace, source="rtsp://127.0.0.1:9/none",
+                               camera="gone", reopen_max_s=0.5)
+    stop = threading.Event()
+    thread = threading.Thread(target=run_capture, args=(settings, stop), daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and sum("reopening in" in m for m in caplog.messages) < 2:
+            time.sleep(0.1)
+        assert thread.is_alive()
+        assert json.loads(r.hget(keys.cameras, "gone"))["status"] == "reopening"
+    finally:
+        stop.set()
+        thread.join(15)
+    assert not thread.is_alive()
+    assert sum("reopening in" in m for m in caplog.messages) >= 2
