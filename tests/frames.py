@@ -1,0 +1,44 @@
+"""Real video frames as FrameMessage entries, for tests that start at the keypoint workers."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from shared.codec import encode_jpeg
+from shared.keys import Keys
+from shared.messages import FrameMessage
+
+
+def video_jpegs(video: Path, count: int, every: int = 2, width: int = 480) -> list[bytes]:
+    """`count` frames of a real video (every `every`-th), resized and JPEG-encoded as capture does."""
+    capture = cv2.VideoCapture(str(video))
+    jpegs, index = [], 0
+    while len(jpegs) < count:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        if index % every == 0:
+            h, w = frame.shape[:2]
+            frame = cv2.resize(frame, (width, round(h * width / w)), interpolation=cv2.INTER_AREA)
+            jpegs.append(encode_jpeg(frame, 80))
+        index += 1
+    capture.release()
+    return jpegs
+
+
+def publish_frames(r, keys: Keys, camera: str, jpegs: list[bytes], first_seq: int = 0,
+                   capture_ts_ms: int | None = None, interval_s: float = 0.0) -> None:
+    r.hset(keys.cameras, camera, json.dumps({"source": "test", "status": "running"}))
+    for i, data in enumerate(jpegs):
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        ts = capture_ts_ms if capture_ts_ms is not None else int(time.time() * 1000)
+        message = FrameMessage(camera=camera, seq=first_seq + i, capture_ts_ms=ts, width=image.shape[1],
+                               height=image.shape[0], encoding="jpeg", data=data)
+        r.xadd(keys.frames(camera), message.encode())
+        if interval_s:
+            time.sleep(interval_s)
