@@ -12,19 +12,11 @@ Writes bench/results/classifier.json and .md.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import sys
 import time
-from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from common import write_results
 
 import numpy as np  # noqa: E402
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def recipe_model(n_labels: int = 3):
@@ -80,17 +72,8 @@ def main() -> None:
             "max_abs_diff": diff,
         })
         print(rows[-1], flush=True)
-    result = {
-        "date": time.strftime("%Y-%m-%d %H:%M"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-        "runner": runner.kind,
-        "repeats": args.repeats,
-        "rows": rows,
-    }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "classifier.json").write_text(json.dumps(result, indent=1))
     lines = [
-        f"# Classifier inference ({result['date']}, {result['machine']}, runner {runner.kind})",
+        f"# Classifier inference ({time.strftime('%Y-%m-%d')}, runner {runner.kind})",
         "",
         "Median of %d runs; recipe = `model.predict` per window; served = one batched call." % args.repeats,
         "",
@@ -100,7 +83,7 @@ def main() -> None:
     for row in rows:
         lines.append(f"| {row['cameras']} | {row['recipe_ms_per_window']} | {row['served_ms_per_window']} | "
                      f"{row['served_windows_per_s']} | {row['speedup']}x | {row['max_abs_diff']:.1e} |")
-    (RESULTS / "classifier.md").write_text("\n".join(lines) + "\n")
+    write_results("classifier", {"runner": runner.kind, "repeats": args.repeats, "rows": rows}, lines)
     print("\n".join(lines))
 
 
