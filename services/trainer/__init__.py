@@ -1,0 +1,1 @@
+"""The trainer: MP_DATA folders and signer files -> versioned, checked, announced models."""

@@ -1,0 +1,31 @@
+"""Settings of `signstream train` and the trainer service (env prefix SIGNSTREAM_TRAINER_)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from services.trainer.model import ARCHITECTURES
+from shared.settings import CommonSettings
+
+
+class TrainerSettings(CommonSettings):
+    model_config = SettingsConfigDict(env_prefix="SIGNSTREAM_TRAINER_")
+
+    models_dir: Path = Field(Path("models"), description="where versions are written")
+    arch: str = Field("recipe", description=f"network: {', '.join(ARCHITECTURES)}")
+    epochs: int = Field(200, ge=1, le=100000, description="most epochs to train")
+    batch_size: int = Field(32, ge=1, le=4096, description="sequences per training step")
+    learning_rate: float = Field(1e-3, gt=0, lt=1, description="Adam learning rate")
+    val_fraction: float = Field(0.2, gt=0, lt=0.9, description="share of each action held out for validation")
+    patience: int = Field(30, ge=0, description="stop after this many epochs without a better validation loss (0: never)")
+    seed: int = Field(0, description="random seed: the same data and seed give the same model")
+    min_accuracy: float = Field(0.8, ge=0, le=1, description="validation accuracy a model needs to be promoted")
+    announce: bool = Field(True, description="announce a promoted model on the models stream (--no-announce: only files)")
+    actions: list[str] = Field(default_factory=list, description="train on these actions only (default: all found)")
+
+
+class TrainCommandSettings(TrainerSettings):
+    data: list[Path] = Field(..., description="MP_DATA folder, signer .npz file or folder of them; repeat for more")

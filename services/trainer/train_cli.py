@@ -1,0 +1,57 @@
+"""`signstream train --data PATH`: train, write a version, promote it if it passes the check."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from services.trainer.data import load_data
+from services.trainer.promotion import promote
+from services.trainer.settings import TrainCommandSettings, TrainerSettings
+from services.trainer.training import TrainOptions, TrainOutcome, train
+from services.trainer.versions import ModelStore
+from shared.errors import EXIT_ERROR, EXIT_OK
+from shared.logs import setup_logging
+from shared.redis_client import CONNECTION_ERRORS, connect
+from shared.settings import load_settings
+
+log = logging.getLogger("signstream.train")
+
+
+def options_from(settings: TrainerSettings) -> TrainOptions:
+    return TrainOptions(arch=settings.arch, epochs=settings.epochs, batch_size=settings.batch_size,
+                        learning_rate=settings.learning_rate, val_fraction=settings.val_fraction,
+                        patience=settings.patience, seed=settings.seed, min_accuracy=settings.min_accuracy)
+
+
+def train_and_promote(settings: TrainerSettings, data, verbose: int | None = None) -> tuple[TrainOutcome, bool]:
+    """Train on loaded data; promote when accepted. Returns the outcome and whether it was promoted."""
+    store = ModelStore(settings.models_dir)
+    outcome = train(data, options_from(settings), store, verbose=verbose)
+    if not outcome.verdict.accepted:
+        return outcome, False
+    client = None
+    if settings.announce:
+        client = connect(settings.redis_url)
+        try:
+            client.ping()
+        except CONNECTION_ERRORS as e:
+            log.warning("redis at %s unreachable (%s): %s is current on disk but not announced; "
+                        "classifiers pick it up at their next start", settings.redis_url, e, outcome.version)
+            client = None
+    promote(store, outcome, client, settings.keys, settings.stream_maxlen)
+    return outcome, True
+
+
+def main(argv: Sequence[str], prog: str = "signstream train") -> int:
+    settings = load_settings(TrainCommandSettings, argv, prog)
+    setup_logging(settings.log_level, "train")
+    data = load_data(settings.data, settings.actions or None)
+    log.info("training %s on %d sequences %s", settings.arch, len(data.y), data.counts())
+    outcome, promoted = train_and_promote(settings, data)
+    m = outcome.metrics
+    print(f"{outcome.version}: validation accuracy {m['accuracy']:.3f} on {m['n']} sequences, "
+          f"{m['epochs_run']} epochs at {m['seconds_per_epoch']:.2f} s; "
+          + ("promoted" if promoted else f"not promoted: {outcome.verdict.reason}") + f" ({outcome.path})",
+          flush=True)
+    return EXIT_OK if promoted else EXIT_ERROR

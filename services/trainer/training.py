@@ -1,0 +1,117 @@
+"""One training run: split, fit, score, write a version directory, judge it."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from services.trainer.acceptance import Verdict, judge
+from services.trainer.data import Dataset
+from services.trainer.metrics import save_confusion_png, scores
+from services.trainer.model import build_model
+from services.trainer.versions import ModelStore, write_json
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    arch: str = "recipe"
+    epochs: int = 200
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    val_fraction: float = 0.2
+    patience: int = 30  # epochs without a better validation loss before stopping; 0: never stop early
+    seed: int = 0
+    min_accuracy: float = 0.8
+
+
+@dataclass
+class TrainOutcome:
+    version: str
+    path: Path
+    labels: list[str]
+    metrics: dict
+    verdict: Verdict
+
+
+def stratified_split(y: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of a train/validation split that keeps each label's share in both parts."""
+    rng = np.random.default_rng(seed)
+    train, val = [], []
+    for label in sorted(set(y.tolist())):
+        idx = rng.permutation(np.flatnonzero(y == label))
+        n_val = max(1, round(len(idx) * val_fraction)) if len(idx) > 1 else 0
+        val.extend(idx[:n_val])
+        train.extend(idx[n_val:])
+    return np.sort(np.array(train, dtype=int)), np.sort(np.array(val, dtype=int))
+
+
+def one_hot(idx: np.ndarray, n: int) -> np.ndarray:
+    return np.eye(n, dtype=np.float32)[idx]
+
+
+def fit(data: Dataset, options: TrainOptions, log_dir: Path | None = None, verbose: int | None = None):
+    """Train a model on `data`; return (model, labels, validation indices, history, seconds per epoch)."""
+    import keras
+
+    labels = data.labels
+    y_idx = np.array([labels.index(v) for v in data.y])
+    train_idx, val_idx = stratified_split(data.y, options.val_fraction, options.seed)
+    keras.utils.set_random_seed(options.seed)
+    model = build_model(options.arch, len(labels), options.learning_rate)
+    callbacks = []
+    if log_dir is not None:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(log_dir)))
+    if options.patience:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=options.patience,
+                                                       restore_best_weights=True))
+    started = time.perf_counter()
+    history = model.fit(
+        data.X[train_idx], one_hot(y_idx[train_idx], len(labels)),
+        validation_data=(data.X[val_idx], one_hot(y_idx[val_idx], len(labels))),
+        epochs=options.epochs, batch_size=options.batch_size, callbacks=callbacks,
+        verbose=(1 if sys.stderr.isatty() else 2) if verbose is None else verbose,
+    )
+    epochs_run = len(history.history["loss"])
+    seconds_per_epoch = (time.perf_counter() - started) / max(1, epochs_run)
+    return model, labels, val_idx, history.history, seconds_per_epoch
+
+
+def predict_labels(model, X: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    return np.argmax(model.predict(X, batch_size=batch_size, verbose=0), axis=1)
+
+
+def train(data: Dataset, options: TrainOptions, store: ModelStore, verbose: int | None = None) -> TrainOutcome:
+    """Train, then write the whole version directory at once; nothing is left behind on failure."""
+    building = store.begin()
+    try:
+        model, labels, val_idx, history, seconds_per_epoch = fit(data, options, building / "logs", verbose)
+        y_idx = np.array([labels.index(v) for v in data.y])
+        metrics = scores(y_idx[val_idx], predict_labels(model, data.X[val_idx]), labels)
+        metrics.update(
+            epochs_run=len(history["loss"]),
+            seconds_per_epoch=round(seconds_per_epoch, 3),
+            final_train_accuracy=float(history["categorical_accuracy"][-1]),
+            history={k: [round(float(v), 5) for v in values] for k, values in history.items()},
+        )
+        verdict = judge(metrics, options.min_accuracy)
+        metrics["accepted"] = verdict.accepted
+        metrics["verdict"] = verdict.reason
+        model.save(building / "model.keras")
+        write_json(building / "labels.json", labels)
+        write_json(building / "metrics.json", metrics)
+        write_json(building / "options.json", asdict(options))
+        write_json(building / "data.json", {"sources": data.sources, "counts": data.counts(),
+                                            "validation_counts": {l: int((data.y[val_idx] == l).sum()) for l in labels}})
+        save_confusion_png(metrics, building / "confusion.png", "validation")
+        version = store.commit(building)
+    except BaseException:
+        store.abandon(building)
+        raise
+    return TrainOutcome(version, store.path(version), labels, metrics, verdict)

@@ -1,0 +1,76 @@
+"""The model store on disk: one directory per version, complete or absent, and a `current` pointer.
+
+<models_dir>/v0001/ model.keras, labels.json, metrics.json, confusion.png, data.json, options.json
+<models_dir>/current  the promoted version's name
+
+A version is built in a hidden temporary directory and renamed into place, so a crash or a
+kill never leaves a half-written version; two trainers racing for a number both succeed, the
+loser with the next number.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+VERSION = re.compile(r"^v(\d{4,})$")
+CURRENT = "current"
+
+
+class ModelStore:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def versions(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        names = [p.name for p in self.root.iterdir() if p.is_dir() and VERSION.match(p.name)]
+        return sorted(names, key=lambda n: int(VERSION.match(n).group(1)))
+
+    def begin(self) -> Path:
+        """A fresh hidden directory to build a version in."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=".building-", dir=self.root))
+
+    def commit(self, building: Path) -> str:
+        """Rename a built directory into the next free version; return the version name."""
+        while True:
+            versions = self.versions()
+            number = int(VERSION.match(versions[-1]).group(1)) + 1 if versions else 1
+            name = f"v{number:04d}"
+            try:
+                os.rename(building, self.root / name)  # fails if another trainer took the number
+                return name
+            except OSError:
+                if not (self.root / name).exists():
+                    raise
+
+    def abandon(self, building: Path) -> None:
+        shutil.rmtree(building, ignore_errors=True)
+
+    def path(self, version: str) -> Path:
+        return self.root / version
+
+    def current(self) -> str | None:
+        try:
+            name = (self.root / CURRENT).read_text().strip()
+        except FileNotFoundError:
+            return None
+        return name or None
+
+    def set_current(self, version: str) -> None:
+        write_text_atomic(self.root / CURRENT, version + "\n")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temp.write_text(text)
+    os.replace(temp, path)
+
+
+def write_json(path: Path, obj) -> None:
+    path.write_text(json.dumps(obj, indent=1, sort_keys=True))

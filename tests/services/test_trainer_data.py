@@ -1,0 +1,74 @@
+"""Reading MP_DATA folders and signer files, and every way they can be wrong."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from services.trainer.data import export_mp_data, load_data, load_mp_data, load_signer_file
+from shared.errors import DataError
+from tests.conftest import SIGNERS
+
+
+def write_sequence(root: Path, action: str, seq: str, frames: int = 30, dtype=np.float32, size=1662, start=0.0):
+    folder = root / action / seq
+    folder.mkdir(parents=True)
+    for f in range(frames):
+        np.save(folder / f"{f}.npy", np.full(size, start + f, dtype=dtype))
+
+
+def test_frames_and_sequences_are_read_in_numeric_order_in_float32_or_float64(tmp_path):
+    write_sequence(tmp_path, "hello", "10", start=1000)
+    write_sequence(tmp_path, "hello", "9", dtype=np.float64, start=900)
+    write_sequence(tmp_path, "thanks", "0")
+    data = load_mp_data(tmp_path)
+    assert data.X.shape == (3, 30, 1662) and data.X.dtype == np.float32
+    assert data.y.tolist() == ["hello", "hello", "thanks"]
+    assert data.X[0, :, 0].tolist() == [900 + f for f in range(30)]  # sequence 9 before 10, frame 10 after 9
+    assert data.X[1, 12, 0] == 1012
+    assert data.counts() == {"hello": 2, "thanks": 1}
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda root: write_sequence(root, "hello", "0", size=1600), r"shape \(1600,\)"),
+    (lambda root: write_sequence(root, "hello", "0", frames=29), "29 frames, a sequence needs 30"),
+    (lambda root: (root / "hello").mkdir(), "has no sequences"),
+    (lambda root: write_sequence(root, "hello", "first"), "'first' is not a number"),
+    (lambda root: (write_sequence(root, "hello", "0"), (root / "hello" / "0" / "x.npy").write_bytes(b"junk")),
+     "'x' is not a number"),
+    (lambda root: (write_sequence(root, "hello", "0"), (root / "hello" / "0" / "3.npy").write_bytes(b"junk")),
+     "not a readable .npy"),
+])
+def test_each_bad_layout_is_one_data_error_naming_the_path(tmp_path, make, message):
+    write_sequence(tmp_path, "thanks", "0")
+    make(tmp_path)
+    with pytest.raises(DataError, match=message) as caught:
+        load_mp_data(tmp_path)
+    assert str(tmp_path / "hello") in str(caught.value)
+
+
+def test_a_missing_root_says_what_to_pass(tmp_path):
+    with pytest.raises(DataError, match="no such folder; pass an MP_DATA folder"):
+        load_data([tmp_path / "nope"])
+
+
+def test_one_action_is_not_enough_to_train(tmp_path):
+    write_sequence(tmp_path, "hello", "0")
+    with pytest.raises(DataError, match="at least two actions"):
+        load_data([tmp_path])
+
+
+def test_signer_files_load_as_float32_windows_grouped_by_signer():
+    data = load_data([SIGNERS / "signer_00.npz", SIGNERS / "signer_01.npz"])
+    assert data.X.shape == (180, 30, 1662) and data.X.dtype == np.float32
+    assert set(data.groups.tolist()) == {"signer_00", "signer_01"}
+    assert data.counts() == {"hello": 60, "iloveyou": 60, "thanks": 60}
+
+
+def test_a_signer_file_exported_to_mp_data_reads_back_the_same(tmp_path):
+    assert export_mp_data(SIGNERS / "signer_03.npz", tmp_path) == 90
+    packed = load_signer_file(SIGNERS / "signer_03.npz")
+    unpacked = load_mp_data(tmp_path)
+    order = np.lexsort((packed.X[:, 0, 0], packed.y))
+    back = np.lexsort((unpacked.X[:, 0, 0], unpacked.y))
+    np.testing.assert_array_equal(packed.X[order], unpacked.X[back])
