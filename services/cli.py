@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from shared.errors import EXIT_CONFIG, EXIT_ERROR, ConfigError, SignstreamError
+from shared.errors import EXIT_CONFIG, EXIT_ERROR, ConfigError, DataError, ModelError, SignstreamError
 
 COMMANDS = {
     "capture": ("services.capture.main", "publish camera frames to frames:<camera>"),
@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     prog = f"signstream {command}"
     try:
         return int(module.main(rest, prog=prog) or 0)
-    except ConfigError as e:
+    except (ConfigError, DataError, ModelError) as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
         return EXIT_CONFIG
     except SignstreamError as e:

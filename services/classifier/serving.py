@@ -40,6 +40,8 @@ def load_serving_model(path: str | Path, version: str | None = None) -> ServingM
     """Load, convert and dry-run a model version; ModelError says why it cannot serve."""
     import keras
 
+    import services.trainer.layers  # noqa: F401  (registers the layers saved models may use)
+
     path = Path(path)
     if not (path / MODEL_FILE).is_file():
         raise ModelError(f"no {MODEL_FILE} in {path}: train one with `signstream train`")

@@ -40,6 +40,8 @@ def resolve_model(spec: str, models_dir: Path) -> Path:
 def evaluate(model_dir: Path, data) -> dict:
     import keras
 
+    import services.trainer.layers  # noqa: F401  (registers the layers saved models may use)
+
     labels = list(read_labels(model_dir))
     try:
         model = keras.models.load_model(model_dir / MODEL_FILE, compile=False)

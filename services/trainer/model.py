@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from shared.codec import VECTOR_SIZE, WINDOW
 
-ARCHITECTURES = ("recipe",)
+ARCHITECTURES = ("recipe", "norm-gru")
 
 
 def recipe(n_labels: int):
@@ -23,10 +23,29 @@ def recipe(n_labels: int):
     ], name="recipe")
 
 
+def norm_gru(n_labels: int):
+    """Body-relative keypoints, a per-frame projection, two tanh GRUs: learns steadily where the
+    relu LSTM often collapses, and generalises better to signers it has not seen."""
+    import keras
+    from keras import layers
+
+    from services.trainer.layers import BodyNormalization
+
+    inputs = keras.Input((WINDOW, VECTOR_SIZE))
+    x = BodyNormalization()(inputs)
+    x = layers.Dense(128, activation="relu")(x)
+    x = layers.Dropout(0.3)(x)
+    x = layers.GRU(64, return_sequences=True)(x)
+    x = layers.GRU(64)(x)
+    x = layers.Dropout(0.3)(x)
+    outputs = layers.Dense(n_labels, activation="softmax")(x)
+    return keras.Model(inputs, outputs, name="norm_gru")
+
+
 def build_model(arch: str, n_labels: int, learning_rate: float = 1e-3):
     import keras
 
-    builders = {"recipe": recipe}
+    builders = {"recipe": recipe, "norm-gru": norm_gru}
     if arch not in builders:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(builders)}")
     model = builders[arch](n_labels)
