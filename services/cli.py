@@ -17,6 +17,7 @@ COMMANDS = {
     "keypoints": ("services.keypoints.main", "turn frames into 1662-float keypoint vectors"),
     "classifier": ("services.classifier.main", "classify 30-frame windows into signs; publish predictions and detections"),
     "train": ("services.trainer.train_cli", "train a model on MP_DATA folders or signer files; promote it if it passes"),
+    "trainer": ("services.trainer.main", "train on requests from train:requests; report on train:results"),
     "evaluate": ("services.trainer.evaluate_cli", "accuracy and confusion matrix of a model on a data set"),
     "collect": ("services.recorder.main", "record live keypoint sequences into MP_DATA folders"),
     "up": ("services.up.main", "run the whole pipeline on this machine (embedded Redis, no Docker)"),

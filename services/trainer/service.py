@@ -1,0 +1,77 @@
+"""The trainer service: train on each request from `train:requests`, report on `train:results`.
+
+Any app can ask for training with one XADD (fields `data`: JSON list of paths, `options`: JSON
+object of trainer settings such as {"epochs": 50, "arch": "norm-gru"}, `request_id`). Requests
+are handled one at a time; a bad request is answered with status "rejected" and the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import redis
+from pydantic import ValidationError
+
+from services.trainer.data import load_data
+from services.trainer.settings import TrainerSettings
+from services.trainer.train_cli import train_and_promote
+from shared.consumer import ConsumerOptions, Entry, StreamConsumer
+from shared.errors import DataError, DecodeError
+from shared.keys import GROUP_TRAINER
+from shared.messages import TrainRequest, TrainResult
+
+log = logging.getLogger(__name__)
+
+# Options a request may set; where models go and which Redis to use stay the operator's choice.
+REQUEST_OPTIONS = {"arch", "epochs", "batch_size", "learning_rate", "val_fraction", "patience", "seed",
+                   "min_accuracy", "actions"}
+
+
+class TrainerService(StreamConsumer):
+    service = "trainer"
+
+    def __init__(self, client: redis.Redis, settings: TrainerSettings, worker: str, stop: threading.Event):
+        # A training run takes minutes: the claim idle time must exceed it, or a live trainer's
+        # request would be taken over by another.
+        options = ConsumerOptions(block_ms=1000, count=1, claim_idle_ms=6 * 3600 * 1000)
+        super().__init__(client, settings.keys, GROUP_TRAINER, worker, stop, options, settings.stream_maxlen)
+        self.settings = settings
+
+    def streams(self) -> list[str]:
+        return [self.keys.train_requests]
+
+    def handle(self, entry: Entry, pipe) -> None:
+        try:
+            request = TrainRequest.decode(entry.fields)
+        except DecodeError as e:
+            self._answer(pipe, TrainResult(request_id="", status="rejected", reason=f"bad request: {e}"))
+            return
+        request_id = request.request_id or entry.id
+        result = self._train(request, request_id)
+        self._answer(pipe, result)
+
+    def _train(self, request: TrainRequest, request_id: str) -> TrainResult:
+        unknown = sorted(set(request.options) - REQUEST_OPTIONS)
+        if unknown:
+            return TrainResult(request_id=request_id, status="rejected",
+                               reason=f"unknown options {unknown}; allowed: {sorted(REQUEST_OPTIONS)}")
+        try:
+            settings = TrainerSettings.model_validate({**self.settings.model_dump(), **request.options})
+            data = load_data([Path(p) for p in request.data], settings.actions or None)
+        except (ValidationError, DataError) as e:
+            reason = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors()) \
+                if isinstance(e, ValidationError) else str(e)
+            return TrainResult(request_id=request_id, status="rejected", reason=reason)
+        log.info("request %s: training %s on %d sequences %s", request_id, settings.arch, len(data.y), data.counts())
+        outcome, promoted = train_and_promote(settings, data, verbose=0)
+        log.info("request %s: %s %s (%s)", request_id, outcome.version, "promoted" if promoted else "not promoted",
+                 outcome.verdict.reason)
+        metrics = {k: outcome.metrics[k] for k in ("accuracy", "n", "epochs_run", "seconds_per_epoch")}
+        return TrainResult(request_id=request_id, status="done", version=outcome.version, promoted=int(promoted),
+                           reason=outcome.verdict.reason, metrics=metrics)
+
+    def _answer(self, pipe, result: TrainResult) -> None:
+        pipe.xadd(self.keys.train_results, result.encode(), maxlen=self.stream_maxlen, approximate=True)
+        self.stats.count("requests", result.status)

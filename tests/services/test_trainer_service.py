@@ -1,0 +1,47 @@
+"""The trainer service answering train requests through a real redis-server."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from services.trainer.main import TrainerServiceSettings, run_trainer
+from shared.messages import ModelAnnouncement, TrainRequest, TrainResult
+from tests.conftest import SIGNERS
+
+
+def results(r, keys) -> list[TrainResult]:
+    return [TrainResult.decode(f) for _, f in r.xrange(keys.train_results)]
+
+
+@pytest.mark.slow
+def test_requests_are_trained_promoted_and_answered_and_bad_ones_rejected(r, keys, redis_url, namespace, tmp_path):
+    settings = TrainerServiceSettings(redis_url=redis_url, namespace=namespace, models_dir=tmp_path, arch="norm-gru")
+    stop = threading.Event()
+    thread = threading.Thread(target=run_trainer, args=(settings, stop), daemon=True)
+    thread.start()
+    try:
+        good = TrainRequest(data=[str(SIGNERS / "signer_00.npz"), str(SIGNERS / "signer_05.npz")],
+                            options={"epochs": 3, "patience": 0, "min_accuracy": 0.0}, request_id="good")
+        r.xadd(keys.train_requests, good.encode())
+        r.xadd(keys.train_requests, TrainRequest(data=["/no/such/MP_DATA"], request_id="nodata").encode())
+        r.xadd(keys.train_requests, TrainRequest(data=[str(SIGNERS)], options={"models_dir": "/etc"},
+                                                 request_id="sneaky").encode())
+        r.xadd(keys.train_requests, {"data": "not json"})
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and len(results(r, keys)) < 4:
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        thread.join(30)
+    answered = {res.request_id: res for res in results(r, keys)}
+    assert answered["good"].status == "done" and answered["good"].promoted == 1
+    assert answered["good"].version == "v0001" and answered["good"].metrics["epochs_run"] == 3
+    assert (tmp_path / "v0001" / "model.keras").is_file()
+    assert ModelAnnouncement.decode(r.xrange(keys.models)[-1][1]).version == "v0001"
+    assert answered["nodata"].status == "rejected" and "no such folder" in answered["nodata"].reason
+    assert answered["sneaky"].status == "rejected" and "models_dir" in answered["sneaky"].reason
+    assert answered[""].status == "rejected" and "bad request" in answered[""].reason
+    assert r.xpending(keys.train_requests, "trainer")["pending"] == 0
