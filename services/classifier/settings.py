@@ -19,7 +19,7 @@ class ClassifierSettings(CommonSettings):
     stride: int = Field(3, ge=1, le=30, description="classify a camera's window every this many new frames")
     gap_wait_ms: int = Field(300, ge=0, description="how long a missing frame is waited for before it is skipped")
     threshold: float = Field(0.7, gt=0, le=1, description="confidence a window's top label needs to count toward a detection")
-    confirm_windows: int = Field(3, ge=1, description="consecutive windows with the same top label that confirm a detection")
+    confirm_windows: int = Field(5, ge=1, description="consecutive windows with the same top label that confirm a detection")
     batch_entries: int = Field(64, ge=1, le=1024, description="keypoint entries read per pass (all cameras)")
     block_ms: int = Field(200, ge=1, description="how long one read waits for new keypoints")
     claim_idle_ms: int = Field(10000, ge=100, description="entries pending this long in a dead classifier are claimed")

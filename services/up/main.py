@@ -15,6 +15,7 @@ from pathlib import Path
 from services.up.console import Console
 from services.up.redis_server import RedisServer
 from services.up.settings import UpSettings
+from services.trainer.versions import ModelStore
 from services.up.supervisor import Supervisor
 from shared.errors import EXIT_ERROR, EXIT_OK, ConfigError
 from shared.lifecycle import install_stop_signals
@@ -48,6 +49,9 @@ def main(argv: Sequence[str], prog: str = "signstream up") -> int:
         url = embedded.url
         log.info("embedded redis-server on %s, data in %s", url, embedded.workdir)
     env = dict(os.environ, REDIS_URL=url, SIGNSTREAM_NAMESPACE=settings.namespace)
+    # The terminal belongs to detections and status lines; the services speak up only for problems,
+    # unless a log level was asked for.
+    env.setdefault("SIGNSTREAM_LOG_LEVEL", "WARNING")
     supervisor = Supervisor(env)
     try:
         return run(settings, url, supervisor, stop)
@@ -79,6 +83,13 @@ def run(settings: UpSettings, url: str, supervisor: Supervisor, stop: threading.
         supervisor.start(f"keypoints[{i}]", "keypoints")
     supervisor.start("classifier", "classifier", "--models-dir", str(settings.models_dir),
                      "--stride", str(settings.stride))
+    supervisor.start("trainer", "trainer", "--models-dir", str(settings.models_dir))
+    if settings.bootstrap_data is not None and ModelStore(settings.models_dir).current() is None:
+        log.info("no model in %s yet: training one on %s (%d epochs); the classifier starts serving it when done",
+                 settings.models_dir, settings.bootstrap_data, settings.bootstrap_epochs)
+        supervisor.start("first training", "train", "--data", str(settings.bootstrap_data), "--models-dir",
+                         str(settings.models_dir), "--arch", "norm-gru", "--epochs", str(settings.bootstrap_epochs),
+                         "--min-accuracy", "0.6").restart_on_failure = False
 
     console = Console(connect(url), settings.keys)
     print(f"signstream is up: {len(settings.camera)} camera(s), {settings.keypoint_workers} keypoint worker(s); "

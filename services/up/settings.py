@@ -27,5 +27,8 @@ class UpSettings(CommonSettings):
     keypoint_workers: int = Field(1, ge=1, le=16, description="keypoint worker processes")
     models_dir: Path = Field(Path("models"), description="where trained model versions live")
     stride: int = Field(3, ge=1, le=30, description="classify each camera's window every this many frames")
+    bootstrap_data: Path | None = Field(
+        None, description="where no model exists yet, train one on this data first (MP_DATA folder or signer files)")
+    bootstrap_epochs: int = Field(40, ge=1, description="epochs of that first training")
     data_dir: Path = Field(Path(".signstream"), description="where the embedded Redis keeps its data")
     status_every_s: float = Field(5.0, gt=0, description="how often to print a status line")

@@ -22,6 +22,7 @@ class Child:
     name: str
     args: list[str]
     restart_on_success: bool = False  # a capture of a file that ended is done, not crashed
+    restart_on_failure: bool = True  # a one-off job (a first training) is reported, not retried
     proc: subprocess.Popen | None = None
     restarts: deque = field(default_factory=lambda: deque(maxlen=MAX_RESTARTS))
     finished: bool = False
@@ -63,6 +64,10 @@ class Supervisor:
                 continue
             if code == 2:
                 return f"{child.name} stopped on a configuration error (its message is above)"
+            if not child.restart_on_failure:
+                log.warning("%s exited with code %s (its message is above)", child.name, code)
+                child.finished = True
+                continue
             now = time.monotonic()
             if len(child.restarts) == MAX_RESTARTS and now - child.restarts[0] < RESTART_WINDOW_S:
                 return f"{child.name} crashed {MAX_RESTARTS} times within {RESTART_WINDOW_S:.0f} s"
