@@ -29,6 +29,9 @@ if [ ! -f "$VENV/.complete" ]; then
   "$VENV/bin/python" -m pip install -q --upgrade pip setuptools wheel >&2
   "$VENV/bin/python" -m pip install -q "$ROOT[all,dev]" >&2
   touch "$VENV/.complete"
+  if [ -z "${SIGNSTREAM_VENV:-}" ]; then  # virtualenvs of older dependency sets are dead weight
+    find "$(dirname "$VENV")" -maxdepth 1 -name 'venv-*' ! -path "$VENV" -exec rm -rf {} + 2>/dev/null || true
+  fi
 fi
 # setuptools warns about editable installs on every call; keep its output unless it fails.
 if ! out=$("$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -e "$ROOT" 2>&1); then
