@@ -23,3 +23,17 @@ def install_stop_signals(stop: threading.Event) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+
+
+def serve(settings_cls, argv, prog: str, service: str, run) -> int:
+    """The entry point of a long-running service: settings, logging, signals, then `run(settings, stop)`."""
+    from shared.errors import EXIT_OK
+    from shared.logs import default_worker_id, setup_logging
+    from shared.settings import load_settings
+
+    settings = load_settings(settings_cls, argv, prog)
+    setup_logging(settings.log_level, getattr(settings, "worker_id", None) or default_worker_id(service))
+    stop = threading.Event()
+    install_stop_signals(stop)
+    run(settings, stop)
+    return EXIT_OK

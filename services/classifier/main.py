@@ -9,11 +9,9 @@ from collections.abc import Sequence
 from services.classifier.model_watch import ModelWatch
 from services.classifier.settings import ClassifierSettings
 from services.classifier.worker import ClassifierWorker
-from shared.errors import EXIT_OK
-from shared.lifecycle import install_stop_signals
-from shared.logs import default_worker_id, setup_logging
+from shared.lifecycle import serve
+from shared.logs import default_worker_id
 from shared.redis_client import connect, with_redis
-from shared.settings import load_settings
 
 log = logging.getLogger("signstream.classifier")
 
@@ -33,9 +31,4 @@ def run_classifier(settings: ClassifierSettings, stop: threading.Event) -> Class
 
 
 def main(argv: Sequence[str], prog: str = "signstream classifier") -> int:
-    settings = load_settings(ClassifierSettings, argv, prog)
-    setup_logging(settings.log_level, settings.worker_id or default_worker_id("classifier"))
-    stop = threading.Event()
-    install_stop_signals(stop)
-    run_classifier(settings, stop)
-    return EXIT_OK
+    return serve(ClassifierSettings, argv, prog, "classifier", run_classifier)

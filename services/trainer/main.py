@@ -10,11 +10,9 @@ from pydantic_settings import SettingsConfigDict
 
 from services.trainer.service import TrainerService
 from services.trainer.settings import TrainerSettings
-from shared.errors import EXIT_OK
-from shared.lifecycle import install_stop_signals
-from shared.logs import default_worker_id, setup_logging
+from shared.lifecycle import serve
+from shared.logs import default_worker_id
 from shared.redis_client import connect
-from shared.settings import load_settings
 
 
 class TrainerServiceSettings(TrainerSettings):
@@ -32,9 +30,4 @@ def run_trainer(settings: TrainerServiceSettings, stop: threading.Event) -> Trai
 
 
 def main(argv: Sequence[str], prog: str = "signstream trainer") -> int:
-    settings = load_settings(TrainerServiceSettings, argv, prog)
-    setup_logging(settings.log_level, settings.worker_id or default_worker_id("trainer"))
-    stop = threading.Event()
-    install_stop_signals(stop)
-    run_trainer(settings, stop)
-    return EXIT_OK
+    return serve(TrainerServiceSettings, argv, prog, "trainer", run_trainer)

@@ -13,6 +13,7 @@ from services.classifier.main import run_classifier
 from services.classifier.settings import ClassifierSettings
 from shared.messages import KeypointsMessage, ModelAnnouncement, Prediction
 from tests.model_fixtures import constant_model, write_version
+from tests.waiting import wait_for
 
 LABELS = ["hello", "thanks", "iloveyou"]
 
@@ -73,13 +74,6 @@ def predictions(r, keys) -> list[Prediction]:
     return [Prediction.decode(fields) for _, fields in r.xrange(keys.predictions)]
 
 
-def wait_for(predicate, timeout_s=30.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_windows_are_classified_every_stride_frames_and_a_sign_is_detected_once(r, keys, versions, start_classifier):

@@ -19,19 +19,13 @@ from services.keypoints.settings import KeypointsSettings
 from shared.messages import FrameMessage, KeypointsMessage
 from tests.conftest import VIDEOS, signstream_cmd
 from tests.frames import publish_frames, video_jpegs
+from tests.waiting import wait_for
 
 
 def outputs(r, keys, camera) -> list[KeypointsMessage]:
     return [KeypointsMessage.decode(f) for _, f in r.xrange(keys.keypoints(camera))]
 
 
-def wait_for(predicate, timeout_s=60.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 class InProcessWorker:

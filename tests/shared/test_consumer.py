@@ -1,16 +1,16 @@
 """The consumer-group loop against a real redis-server, with a small consumer of our own."""
 
+import logging
 import threading
 import time
 
-import logging
-
 import pytest
 
+from services.up.redis_server import RedisServer
 from shared.consumer import ConsumerOptions, Entry, StreamConsumer
 from shared.keys import Keys
 from shared.redis_client import connect
-from services.up.redis_server import RedisServer
+from tests.waiting import wait_for
 
 
 class UpperCaser(StreamConsumer):
@@ -44,13 +44,6 @@ def start(consumer: StreamConsumer) -> threading.Thread:
     return thread
 
 
-def wait_for(predicate, timeout_s=10.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def outputs(r, keys):
