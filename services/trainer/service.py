@@ -1,7 +1,7 @@
 """The trainer service: train on each request from `train:requests`, report on `train:results`.
 
 Any app can ask for training with one XADD (fields `data`: JSON list of paths, `options`: JSON
-object of trainer settings such as {"epochs": 50, "arch": "norm-gru"}, `request_id`). Requests
+object of trainer settings such as {"epochs": 50, "arch": "gru", "normalise": true}, `request_id`). Requests
 are handled one at a time; a bad request is answered with status "rejected" and the reason.
 """
 
@@ -25,7 +25,7 @@ from shared.messages import TrainRequest, TrainResult
 log = logging.getLogger(__name__)
 
 # Options a request may set; where models go and which Redis to use stay the operator's choice.
-REQUEST_OPTIONS = {"arch", "epochs", "batch_size", "learning_rate", "val_fraction", "patience", "seed",
+REQUEST_OPTIONS = {"arch", "normalise", "epochs", "batch_size", "learning_rate", "val_fraction", "patience", "seed",
                    "min_accuracy", "actions"}
 
 

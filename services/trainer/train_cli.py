@@ -19,7 +19,7 @@ log = logging.getLogger("signstream.train")
 
 
 def options_from(settings: TrainerSettings) -> TrainOptions:
-    return TrainOptions(arch=settings.arch, epochs=settings.epochs, batch_size=settings.batch_size,
+    return TrainOptions(arch=settings.arch, normalise=settings.normalise, epochs=settings.epochs, batch_size=settings.batch_size,
                         learning_rate=settings.learning_rate, val_fraction=settings.val_fraction,
                         patience=settings.patience, seed=settings.seed, min_accuracy=settings.min_accuracy)
 
@@ -47,7 +47,8 @@ def main(argv: Sequence[str], prog: str = "signstream train") -> int:
     settings = load_settings(TrainCommandSettings, argv, prog)
     setup_logging(settings.log_level, "train")
     data = load_data(settings.data, settings.actions or None)
-    log.info("training %s on %d sequences %s", settings.arch, len(data.y), data.counts())
+    log.info("training %s%s on %d sequences %s", settings.arch, " (normalised)" if settings.normalise else "",
+             len(data.y), data.counts())
     outcome, promoted = train_and_promote(settings, data)
     m = outcome.metrics
     print(f"{outcome.version}: validation accuracy {m['accuracy']:.3f} on {m['n']} sequences, "

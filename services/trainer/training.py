@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class TrainOptions:
     arch: str = "recipe"
+    normalise: bool = False  # keypoints relative to the body (BodyNormalization) before the network
     epochs: int = 200
     batch_size: int = 32
     learning_rate: float = 1e-3
@@ -64,7 +65,7 @@ def fit(data: Dataset, options: TrainOptions, log_dir: Path | None = None, verbo
     y_idx = np.array([labels.index(v) for v in data.y])
     train_idx, val_idx = stratified_split(data.y, options.val_fraction, options.seed)
     keras.utils.set_random_seed(options.seed)
-    model = build_model(options.arch, len(labels), options.learning_rate)
+    model = build_model(options.arch, len(labels), options.learning_rate, options.normalise)
     callbacks = []
     if log_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(log_dir)))
