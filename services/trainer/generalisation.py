@@ -1,0 +1,108 @@
+"""Leave-signers-out evaluation: train on some signers, test on the others, rotating.
+
+The recipe tests on the person who recorded the training data; users sign in front of cameras
+the model has never seen. Here every signer is tested exactly once, by a model that never saw
+any of that signer's sequences, and the report gives the mean and the worst signer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from services.trainer.acceptance import collapsed
+from services.trainer.data import Dataset
+from services.trainer.metrics import scores
+
+# fit(train_data, seed) -> predict(X) -> label indices into train_data.labels
+Fitter = Callable[[Dataset, int], Callable[[np.ndarray], np.ndarray]]
+
+
+class LeakError(AssertionError):
+    """A test signer's sequences reached training: the evaluation would be worthless."""
+
+
+def signer_folds(groups: np.ndarray, n_folds: int, seed: int = 0) -> list[list[str]]:
+    """Split the signers into `n_folds` disjoint test sets that together hold every signer once."""
+    signers = sorted(set(groups.tolist()))
+    if not 2 <= n_folds <= len(signers):
+        raise ValueError(f"{len(signers)} signers cannot make {n_folds} folds (need 2 to {len(signers)})")
+    order = np.random.default_rng(seed).permutation(signers).tolist()
+    return [sorted(order[i::n_folds]) for i in range(n_folds)]
+
+
+@dataclass
+class FoldResult:
+    test_signers: list[str]
+    seed: int
+    accuracy: float
+    per_signer: dict[str, float]
+    collapsed_on: str | None
+    metrics: dict = field(repr=False, default_factory=dict)
+
+
+@dataclass
+class Report:
+    folds: list[FoldResult]
+    labels: list[str]
+
+    def per_signer(self) -> dict[str, float]:
+        """Each signer's accuracy, averaged over seeds."""
+        values: dict[str, list[float]] = {}
+        for fold in self.folds:
+            for signer, acc in fold.per_signer.items():
+                values.setdefault(signer, []).append(acc)
+        return {s: float(np.mean(v)) for s, v in sorted(values.items())}
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(list(self.per_signer().values())))
+
+    @property
+    def worst(self) -> tuple[str, float]:
+        per = self.per_signer()
+        signer = min(per, key=per.get)
+        return signer, per[signer]
+
+    @property
+    def collapses(self) -> int:
+        return sum(f.collapsed_on is not None for f in self.folds)
+
+    def confusion(self) -> np.ndarray:
+        return np.sum([np.array(f.metrics["confusion"]) for f in self.folds], axis=0)
+
+
+def leave_signers_out(data: Dataset, fit: Fitter, n_folds: int, seeds: list[int], fold_seed: int = 0) -> Report:
+    labels = data.labels
+    folds = []
+    for test_signers in signer_folds(data.groups, n_folds, fold_seed):
+        test_mask = np.isin(data.groups, test_signers)
+        train = data.subset(~test_mask)
+        leaked = set(train.groups.tolist()) & set(test_signers)
+        if leaked:
+            raise LeakError(f"test signers {sorted(leaked)} are in the training data")
+        if train.labels != labels:
+            raise ValueError(f"training signers lack actions {sorted(set(labels) - set(train.labels))}")
+        test = data.subset(test_mask)
+        true_idx = np.array([labels.index(v) for v in test.y])
+        for seed in seeds:
+            predict = fit(train, seed)
+            pred_idx = predict(test.X)
+            result = scores(true_idx, pred_idx, labels)
+            per_signer = {s: float(np.mean(pred_idx[test.groups == s] == true_idx[test.groups == s]))
+                          for s in test_signers}
+            folds.append(FoldResult(test_signers, seed, result["accuracy"], per_signer, collapsed(result), result))
+    return Report(folds, labels)
+
+
+def keras_fitter(options_for_seed) -> Fitter:
+    """A Fitter that trains with the trainer's own `fit` (early stopping on a split of the training signers)."""
+    from services.trainer.training import fit, predict_labels
+
+    def fitter(train: Dataset, seed: int):
+        model, labels, *_ = fit(train, options_for_seed(seed), verbose=0)
+        return lambda X: predict_labels(model, X)
+
+    return fitter

@@ -1,0 +1,97 @@
+"""The leave-signers-out evaluation itself: folds, leak detection, and a real small run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from services.trainer.data import Dataset, load_data
+from services.trainer.generalisation import LeakError, keras_fitter, leave_signers_out, signer_folds
+from services.trainer.training import TrainOptions
+from tests.conftest import SIGNERS
+
+
+def fake_data(signers=6, per_label=4, labels=("a", "b", "c")) -> Dataset:
+    """Each sequence carries its signer's number in its first float and a row id in its second,
+    so a fitter can tell who signed it and which recording it is."""
+    X, y, groups = [], [], []
+    for s in range(signers):
+        for label in labels:
+            for _ in range(per_label):
+                x = np.full((30, 1662), s, np.float32)
+                x[0, 1] = len(X)
+                X.append(x)
+                y.append(label)
+                groups.append(f"signer_{s:02d}")
+    return Dataset(np.stack(X), np.array(y), np.array(groups))
+
+
+def test_folds_are_disjoint_and_test_every_signer_exactly_once():
+    groups = np.array([f"s{i}" for i in range(12) for _ in range(3)])
+    folds = signer_folds(groups, 4)
+    flat = [s for fold in folds for s in fold]
+    assert sorted(flat) == sorted(set(groups.tolist())) and len(flat) == 12
+    assert [len(f) for f in folds] == [3, 3, 3, 3]
+    with pytest.raises(ValueError, match="cannot make 13 folds"):
+        signer_folds(groups, 13)
+
+
+def test_no_fitter_ever_sees_a_signer_it_is_tested_on():
+    data = fake_data()
+    seen = []
+
+    def spying_fitter(train, seed):
+        trained_on = set(train.groups.tolist())
+        seen.append(trained_on)
+
+        def predict(X):
+            tested = {f"signer_{int(x[0, 0]):02d}" for x in X}
+            assert not tested & trained_on, f"tested on {tested & trained_on} after training on them"
+            return np.zeros(len(X), dtype=int)
+
+        return predict
+
+    report = leave_signers_out(data, spying_fitter, n_folds=3, seeds=[0])
+    assert len(seen) == 3 and all(len(s) == 4 for s in seen)
+    assert sorted(report.per_signer()) == sorted(set(data.groups.tolist()))
+
+
+def test_a_fitter_that_memorises_signers_scores_nothing_on_unseen_ones():
+    # Memorising who signed what is perfect on seen signers and chance or worse on new ones:
+    # if a test signer leaked into training, this fitter would score 1.0 and the test would fail.
+    data = fake_data()
+    rng = np.random.default_rng(0)
+    data.y = rng.permutation(data.y)  # labels unrelated to anything but the memorised rows
+
+    def memoriser(train, seed):
+        recorded = {int(x[0, 1]): train.labels.index(label) for x, label in zip(train.X, train.y)}
+        return lambda X: np.array([recorded.get(int(x[0, 1]), 0) for x in X])
+
+    report = leave_signers_out(data, memoriser, n_folds=3, seeds=[0])
+    assert report.mean < 0.5
+
+
+def test_the_report_flags_a_model_that_collapsed_onto_one_class():
+    report = leave_signers_out(fake_data(), lambda train, seed: (lambda X: np.ones(len(X), dtype=int)),
+                               n_folds=2, seeds=[0, 1])
+    assert report.collapses == 4
+    assert report.folds[0].collapsed_on == "b"
+    assert report.confusion().sum() == 2 * len(fake_data().y)
+
+
+def test_a_leak_in_the_split_is_refused(monkeypatch):
+    import services.trainer.generalisation as generalisation
+
+    monkeypatch.setattr(Dataset, "subset", lambda self, mask: Dataset(self.X, self.y, self.groups))
+    with pytest.raises(LeakError, match="are in the training data"):
+        generalisation.leave_signers_out(fake_data(), lambda t, s: None, n_folds=2, seeds=[0])
+
+
+@pytest.mark.slow
+def test_a_real_small_leave_signers_out_run_reports_every_signer():
+    data = load_data([SIGNERS / f"signer_{n:02d}.npz" for n in range(4)])
+    fitter = keras_fitter(lambda seed: TrainOptions(arch="gru", normalise=True, epochs=3, patience=0, seed=seed))
+    report = leave_signers_out(data, fitter, n_folds=2, seeds=[0])
+    assert sorted(report.per_signer()) == ["signer_00", "signer_01", "signer_02", "signer_03"]
+    assert 0.0 <= report.worst[1] <= report.mean <= 1.0
+    assert report.confusion().sum() == 360
