@@ -11,7 +11,7 @@ from pydantic_settings import SettingsConfigDict
 
 from services.classifier.serving import MODEL_FILE, read_labels
 from services.trainer.data import load_data
-from services.trainer.metrics import confusion_table, scores
+from services.trainer.metrics import confusion_table, scores, scores_from_confusion
 from services.trainer.training import predict_labels
 from services.trainer.versions import ModelStore
 from shared.errors import ModelError
@@ -24,6 +24,14 @@ class EvaluateSettings(CommonSettings):
     model: str = Field("current", description="a version directory, a version name in --models-dir, or 'current'")
     models_dir: Path = Field(Path("models"), description="where versions live")
     data: list[Path] = Field(..., description="MP_DATA folder, signer .npz file or folder of them; repeat for more")
+    by_signer: bool = Field(False, description="instead of scoring --model: train and test leave-signers-out, "
+                                               "so every signer is scored by models that never saw them")
+    folds: int = Field(3, ge=2, description="with --by-signer: groups of signers tested in turn")
+    seeds: list[int] = Field(default_factory=lambda: [0], description="with --by-signer: a training per seed and fold")
+    arch: str = Field("recipe", description="with --by-signer: the architecture to train")
+    normalise: bool = Field(False, description="with --by-signer: body-relative keypoints")
+    epochs: int = Field(40, ge=1, description="with --by-signer: most epochs per training")
+    patience: int = Field(10, ge=0, description="with --by-signer: early-stopping patience (0: fixed epochs)")
 
 
 def resolve_model(spec: str, models_dir: Path) -> Path:
@@ -54,8 +62,26 @@ def evaluate(model_dir: Path, data) -> dict:
     return scores(true_idx, predict_labels(model, data.X), labels)
 
 
+def by_signer(settings: EvaluateSettings, data) -> None:
+    from services.trainer.generalisation import keras_fitter, leave_signers_out
+    from services.trainer.training import TrainOptions
+
+    fitter = keras_fitter(lambda seed: TrainOptions(arch=settings.arch, normalise=settings.normalise,
+                                                    epochs=settings.epochs, patience=settings.patience, seed=seed))
+    report = leave_signers_out(data, fitter, settings.folds, settings.seeds)
+    for signer, accuracy in report.per_signer().items():
+        print(f"{signer:<24} {accuracy:.3f}")
+    worst_signer, worst = report.worst
+    print(f"leave-signers-out: mean {report.mean:.3f}, worst {worst:.3f} ({worst_signer}), "
+          f"{report.collapses} of {len(report.folds)} trainings collapsed")
+    print(confusion_table(scores_from_confusion(report.confusion(), report.labels)))
+
+
 def main(argv: Sequence[str], prog: str = "signstream evaluate") -> int:
     settings = load_settings(EvaluateSettings, argv, prog)
+    if settings.by_signer:
+        by_signer(settings, load_data(settings.data))
+        return 0
     model_dir = resolve_model(settings.model, settings.models_dir)
     data = load_data(settings.data)
     result = evaluate(model_dir, data)

@@ -14,7 +14,10 @@ def confusion(true_idx: np.ndarray, pred_idx: np.ndarray, n: int) -> np.ndarray:
 
 
 def scores(true_idx: np.ndarray, pred_idx: np.ndarray, labels: list[str]) -> dict:
-    matrix = confusion(true_idx, pred_idx, len(labels))
+    return scores_from_confusion(confusion(true_idx, pred_idx, len(labels)), labels)
+
+
+def scores_from_confusion(matrix: np.ndarray, labels: list[str]) -> dict:
     predicted = matrix.sum(axis=0)
     actual = matrix.sum(axis=1)
     diagonal = np.diag(matrix)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import numpy as np
 import pytest
 
-from services.trainer.data import Dataset, load_data
-from services.trainer.generalisation import LeakError, keras_fitter, leave_signers_out, signer_folds
-from services.trainer.training import TrainOptions
-from tests.conftest import SIGNERS
+from services.trainer.data import Dataset
+from services.trainer.generalisation import LeakError, leave_signers_out, signer_folds
+from tests.conftest import SIGNERS, signstream_cmd
 
 
 def fake_data(signers=6, per_label=4, labels=("a", "b", "c")) -> Dataset:
@@ -88,10 +89,19 @@ def test_a_leak_in_the_split_is_refused(monkeypatch):
 
 
 @pytest.mark.slow
-def test_a_real_small_leave_signers_out_run_reports_every_signer():
-    data = load_data([SIGNERS / f"signer_{n:02d}.npz" for n in range(4)])
-    fitter = keras_fitter(lambda seed: TrainOptions(arch="gru", normalise=True, epochs=3, patience=0, seed=seed))
-    report = leave_signers_out(data, fitter, n_folds=2, seeds=[0])
-    assert sorted(report.per_signer()) == ["signer_00", "signer_01", "signer_02", "signer_03"]
-    assert 0.0 <= report.worst[1] <= report.mean <= 1.0
-    assert report.confusion().sum() == 360
+def test_evaluate_by_signer_trains_real_models_and_reports_every_signer(service_env, tmp_path):
+    files = [str(SIGNERS / f"signer_{n:02d}.npz") for n in range(4)]
+    result = subprocess.run(
+        signstream_cmd("evaluate", "--by-signer", *sum((["--data", f] for f in files), []), "--folds", "2",
+                       "--arch", "gru", "--normalise", "--epochs", "3", "--patience", "0"),
+        env=service_env, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    per_signer = {line.split()[0]: float(line.split()[1]) for line in lines[:4]}
+    assert sorted(per_signer) == ["signer_00", "signer_01", "signer_02", "signer_03"]
+    summary = lines[4]
+    assert summary.startswith("leave-signers-out: mean ") and "of 2 trainings collapsed" in summary
+    mean = float(summary.split("mean ")[1].split(",")[0])
+    assert abs(mean - np.mean(list(per_signer.values()))) < 1e-3
+    assert lines[5].startswith("true \\ predicted")

@@ -1,0 +1,93 @@
+"""Recognition of signers a model has never seen: leave-signers-out over the 12 dev signers.
+
+For each configuration (architecture x normalisation), every signer is tested once by models
+trained without any of that signer's sequences (--folds disjoint groups of signers, rotating),
+over several seeds. Reports mean and worst-signer accuracy, how often training collapsed onto
+one class, and the served inference cost per window (TFLite, batch 1). The recipe's network on
+raw keypoints, trained the recipe's way (Adam, categorical cross-entropy, fixed epochs, no early
+stopping), is the baseline in the same run.
+
+    python bench/bench_generalisation.py [--folds 3] [--seeds 0,1] [--epochs 40]
+Writes bench/results/generalisation.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from common import SHARED, write_results
+
+import numpy as np  # noqa: E402
+
+from services.trainer.data import load_data  # noqa: E402
+from services.trainer.generalisation import keras_fitter, leave_signers_out  # noqa: E402
+from services.trainer.model import build_model  # noqa: E402
+from services.trainer.training import TrainOptions  # noqa: E402
+
+CONFIGS = [  # name, arch, normalise, patience (0 = the recipe's fixed epochs)
+    ("recipe (baseline)", "recipe", False, 0),
+    ("recipe + normalise", "recipe", True, 10),
+    ("gru", "gru", False, 10),
+    ("gru + normalise", "gru", True, 10),
+]
+
+
+def inference_ms(arch: str, normalise: bool, repeats: int = 200) -> float:
+    from services.classifier.runner import fast_runner
+
+    runner = fast_runner(build_model(arch, 3, normalise=normalise))
+    window = np.random.default_rng(0).random((1, 30, 1662), dtype=np.float32)
+    runner(window)
+    started = time.perf_counter()
+    for _ in range(repeats):
+        runner(window)
+    return (time.perf_counter() - started) / repeats * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--folds", type=int, default=3)
+    parser.add_argument("--seeds", default="0,1")
+    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--only", default="", help="comma-separated config names to run (default: all)")
+    args = parser.parse_args()
+    seeds = [int(s) for s in args.seeds.split(",")]
+    data = load_data([SHARED / "datasets" / "signers"])
+    rows = []
+    for name, arch, normalise, patience in CONFIGS:
+        if args.only and name not in args.only.split(","):
+            continue
+        started = time.perf_counter()
+        fitter = keras_fitter(lambda seed: TrainOptions(arch=arch, normalise=normalise, epochs=args.epochs,
+                                                        patience=patience, seed=seed))
+        report = leave_signers_out(data, fitter, n_folds=args.folds, seeds=seeds)
+        worst_signer, worst = report.worst
+        rows.append({
+            "config": name, "arch": arch, "normalise": normalise,
+            "mean_accuracy": round(report.mean, 3), "worst_signer": worst_signer, "worst_accuracy": round(worst, 3),
+            "collapsed_runs": report.collapses, "runs": len(report.folds),
+            "per_signer": {k: round(v, 3) for k, v in report.per_signer().items()},
+            "confusion": report.confusion().tolist(),
+            "inference_ms_per_window": round(inference_ms(arch, normalise), 3),
+            "minutes": round((time.perf_counter() - started) / 60, 1),
+        })
+        print({k: v for k, v in rows[-1].items() if k not in ("per_signer", "confusion")}, flush=True)
+    lines = [
+        f"# Leave-signers-out ({time.strftime('%Y-%m-%d')}; 12 dev signers, {args.folds} folds, seeds {seeds}, "
+        f"at most {args.epochs} epochs)", "",
+        "Every signer is tested by models that never saw them; accuracy per signer averaged over seeds.", "",
+        "| configuration | mean accuracy | worst signer | collapsed runs | inference ms/window |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        lines.append(f"| {r['config']} | {r['mean_accuracy']:.3f} | {r['worst_accuracy']:.3f} ({r['worst_signer']}) | "
+                     f"{r['collapsed_runs']} of {r['runs']} | {r['inference_ms_per_window']} |")
+    lines += ["", "Labels: " + ", ".join(data.labels) + "; confusion matrices (rows true) in generalisation.json."]
+    write_results("generalisation", {"folds": args.folds, "seeds": seeds, "epochs": args.epochs,
+                                     "labels": data.labels, "rows": rows}, lines)
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
