@@ -1,6 +1,6 @@
 """Recognition of signers a model has never seen: leave-signers-out over the 12 dev signers.
 
-For each configuration (architecture x normalisation), every signer is tested once by models
+For each configuration (architecture x normalisation x augmentation), every signer is tested once by models
 trained without any of that signer's sequences (--folds disjoint groups of signers, rotating),
 over several seeds. Reports mean and worst-signer accuracy, how often training collapsed onto
 one class, and the served inference cost per window (TFLite, batch 1). The recipe's network on
@@ -25,11 +25,12 @@ from services.trainer.generalisation import keras_fitter, leave_signers_out  # n
 from services.trainer.model import build_model  # noqa: E402
 from services.trainer.training import TrainOptions  # noqa: E402
 
-CONFIGS = [  # name, arch, normalise, patience (0 = the recipe's fixed epochs)
-    ("recipe (baseline)", "recipe", False, 0),
-    ("recipe + normalise", "recipe", True, 10),
-    ("gru", "gru", False, 10),
-    ("gru + normalise", "gru", True, 10),
+CONFIGS = [  # name, arch, normalise, augment, patience (0 = the recipe's fixed epochs)
+    ("recipe (baseline)", "recipe", False, False, 0),
+    ("recipe + normalise", "recipe", True, False, 10),
+    ("gru", "gru", False, False, 10),
+    ("gru + normalise", "gru", True, False, 10),
+    ("gru + normalise + augment", "gru", True, True, 10),
 ]
 
 
@@ -55,16 +56,16 @@ def main() -> None:
     seeds = [int(s) for s in args.seeds.split(",")]
     data = load_data([SHARED / "datasets" / "signers"])
     rows = []
-    for name, arch, normalise, patience in CONFIGS:
+    for name, arch, normalise, augment, patience in CONFIGS:
         if args.only and name not in args.only.split(","):
             continue
         started = time.perf_counter()
-        fitter = keras_fitter(lambda seed: TrainOptions(arch=arch, normalise=normalise, epochs=args.epochs,
-                                                        patience=patience, seed=seed))
+        fitter = keras_fitter(lambda seed: TrainOptions(arch=arch, normalise=normalise, augment=augment,
+                                                        epochs=args.epochs, patience=patience, seed=seed))
         report = leave_signers_out(data, fitter, n_folds=args.folds, seeds=seeds)
         worst_signer, worst = report.worst
         rows.append({
-            "config": name, "arch": arch, "normalise": normalise,
+            "config": name, "arch": arch, "normalise": normalise, "augment": augment,
             "mean_accuracy": round(report.mean, 3), "worst_signer": worst_signer, "worst_accuracy": round(worst, 3),
             "collapsed_runs": report.collapses, "runs": len(report.folds),
             "per_signer": {k: round(v, 3) for k, v in report.per_signer().items()},

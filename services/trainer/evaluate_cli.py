@@ -30,6 +30,7 @@ class EvaluateSettings(CommonSettings):
     seeds: list[int] = Field(default_factory=lambda: [0], description="with --by-signer: a training per seed and fold")
     arch: str = Field("recipe", description="with --by-signer: the architecture to train")
     normalise: bool = Field(False, description="with --by-signer: body-relative keypoints")
+    augment: bool = Field(False, description="with --by-signer: train on augmented windows")
     epochs: int = Field(40, ge=1, description="with --by-signer: most epochs per training")
     patience: int = Field(10, ge=0, description="with --by-signer: early-stopping patience (0: fixed epochs)")
 
@@ -67,6 +68,7 @@ def by_signer(settings: EvaluateSettings, data) -> None:
     from services.trainer.training import TrainOptions
 
     fitter = keras_fitter(lambda seed: TrainOptions(arch=settings.arch, normalise=settings.normalise,
+                                                    augment=settings.augment,
                                                     epochs=settings.epochs, patience=settings.patience, seed=seed))
     report = leave_signers_out(data, fitter, settings.folds, settings.seeds)
     for signer, accuracy in report.per_signer().items():

@@ -19,7 +19,7 @@ log = logging.getLogger("signstream.train")
 
 
 def options_from(settings: TrainerSettings) -> TrainOptions:
-    return TrainOptions(arch=settings.arch, normalise=settings.normalise, epochs=settings.epochs, batch_size=settings.batch_size,
+    return TrainOptions(arch=settings.arch, normalise=settings.normalise, augment=settings.augment, epochs=settings.epochs, batch_size=settings.batch_size,
                         learning_rate=settings.learning_rate, val_fraction=settings.val_fraction,
                         patience=settings.patience, seed=settings.seed, min_accuracy=settings.min_accuracy)
 

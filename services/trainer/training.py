@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 class TrainOptions:
     arch: str = "recipe"
     normalise: bool = False  # keypoints relative to the body (BodyNormalization) before the network
+    augment: bool = False  # each epoch sees every training window changed as real signing allows
     epochs: int = 200
     batch_size: int = 32
     learning_rate: float = 1e-3
@@ -72,16 +73,46 @@ def fit(data: Dataset, options: TrainOptions, log_dir: Path | None = None, verbo
     if options.patience:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=options.patience,
                                                        restore_best_weights=True))
+    x_train, y_train = data.X[train_idx], one_hot(y_idx[train_idx], len(labels))
+    if options.augment:
+        training_data = {"x": augmented_batches(x_train, y_train, options.batch_size, options.seed)}
+    else:
+        training_data = {"x": x_train, "y": y_train, "batch_size": options.batch_size}
     started = time.perf_counter()
     history = model.fit(
-        data.X[train_idx], one_hot(y_idx[train_idx], len(labels)),
+        **training_data,
         validation_data=(data.X[val_idx], one_hot(y_idx[val_idx], len(labels))),
-        epochs=options.epochs, batch_size=options.batch_size, callbacks=callbacks,
+        epochs=options.epochs, callbacks=callbacks,
         verbose=(1 if sys.stderr.isatty() else 2) if verbose is None else verbose,
     )
     epochs_run = len(history.history["loss"])
     seconds_per_epoch = (time.perf_counter() - started) / max(1, epochs_run)
     return model, labels, val_idx, history.history, seconds_per_epoch
+
+
+def augmented_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int):
+    """Shuffled batches of freshly augmented windows, new ones every epoch."""
+    import keras
+
+    from services.trainer.augment import Augmenter
+
+    class AugmentedBatches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.augmenter = Augmenter(seed=seed)
+            self.order = self.augmenter.rng.permutation(len(x))
+
+        def __len__(self):
+            return int(np.ceil(len(x) / batch_size))
+
+        def __getitem__(self, index):
+            rows = self.order[index * batch_size:(index + 1) * batch_size]
+            return self.augmenter(x[rows]), y[rows]
+
+        def on_epoch_end(self):
+            self.order = self.augmenter.rng.permutation(len(x))
+
+    return AugmentedBatches()
 
 
 def predict_labels(model, X: np.ndarray, batch_size: int = 64) -> np.ndarray:

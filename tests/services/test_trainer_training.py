@@ -123,3 +123,23 @@ def test_train_with_a_missing_data_path_exits_2_with_one_line(service_env, tmp_p
                             text=True, timeout=120)
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "no such folder" in result.stderr
+
+
+def test_training_on_augmented_windows_sees_new_windows_every_epoch(signers_data, tmp_path, monkeypatch):
+    import services.trainer.augment as augment
+
+    seen = []
+    original = augment.Augmenter.__call__
+
+    def recording(self, batch):
+        out = original(self, batch)
+        seen.append(out[0].copy())
+        return out
+
+    monkeypatch.setattr(augment.Augmenter, "__call__", recording)
+    small = signers_data.subset(np.arange(len(signers_data.y)) % 9 == 0)
+    outcome = train(small, TrainOptions(arch="gru", normalise=True, augment=True, epochs=2, patience=0,
+                                        batch_size=64, min_accuracy=0.0), ModelStore(tmp_path), verbose=0)
+    assert json.loads((outcome.path / "options.json").read_text())["augment"] is True
+    assert outcome.metrics["epochs_run"] == 2
+    assert len(seen) >= 2 and not any(np.array_equal(seen[0], s) for s in seen[1:])

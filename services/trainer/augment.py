@@ -1,0 +1,129 @@
+"""Training-time changes to keypoint windows that real signing allows.
+
+Each new epoch sees every training sequence changed a little, as another signer, camera or
+moment would change it: mirrored (a left-handed signer: x flipped, left and right swapped),
+turned and scaled a little about the shoulders, signed faster or slower, with a frame or two
+repeated (a dropped camera frame) and a hand lost for a few frames (MediaPipe missing it).
+Points MediaPipe did not find stay zero. Works on raw 1662-float windows, before any
+normalisation layer, so what the model learns matches what the classifier serves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from shared.codec import VECTOR_SIZE, WINDOW
+
+POSE, FACE, HAND = 33, 468, 21
+POSE_END = POSE * 4
+FACE_END = POSE_END + FACE * 3
+LEFT_END = FACE_END + HAND * 3
+# MediaPipe pose landmarks that swap when the body is mirrored (nose, 0, stays).
+POSE_MIRROR = list(range(POSE))
+for a, b in [(1, 4), (2, 5), (3, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16), (17, 18), (19, 20),
+             (21, 22), (23, 24), (25, 26), (27, 28), (29, 30), (31, 32)]:
+    POSE_MIRROR[a], POSE_MIRROR[b] = b, a
+
+
+@dataclass(frozen=True)
+class AugmentOptions:
+    mirror_p: float = 0.5
+    rotate_deg: float = 10.0
+    scale: float = 0.1
+    shift: float = 0.05
+    speed: float = 0.2
+    repeat_frames_p: float = 0.3
+    drop_hand_p: float = 0.2
+
+
+def split(window: np.ndarray):
+    """Views of one (30, 1662) window as points: pose (30, 33, 4), others (30, n, 3)."""
+    pose = window[:, :POSE_END].reshape(WINDOW, POSE, 4)
+    face = window[:, POSE_END:FACE_END].reshape(WINDOW, FACE, 3)
+    left = window[:, FACE_END:LEFT_END].reshape(WINDOW, HAND, 3)
+    right = window[:, LEFT_END:].reshape(WINDOW, HAND, 3)
+    return pose, face, left, right
+
+
+def join(pose, face, left, right) -> np.ndarray:
+    return np.concatenate([pose.reshape(WINDOW, -1), face.reshape(WINDOW, -1), left.reshape(WINDOW, -1),
+                           right.reshape(WINDOW, -1)], axis=1)
+
+
+def found(points: np.ndarray) -> np.ndarray:
+    """(…, n, 1) mask: 1 where MediaPipe found the point (any of x, y, z non-zero)."""
+    return np.any(points[..., :3] != 0, axis=-1, keepdims=True)
+
+
+def mirror(window: np.ndarray) -> np.ndarray:
+    pose, face, left, right = (p.copy() for p in split(window))
+    for part in (pose, face, left, right):
+        mask = found(part)[..., 0]
+        part[..., 0] = np.where(mask, 1.0 - part[..., 0], 0.0)
+    # The face mesh is flipped in place, its points keep their indices; the hands and the body's
+    # left and right landmarks swap, as they would for a signer using the other hand.
+    return join(pose[:, POSE_MIRROR], face, right, left)
+
+
+def transform(window: np.ndarray, angle_rad: float, scale: float, shift: np.ndarray) -> np.ndarray:
+    """Rotate and scale x, y about the shoulder centre, then shift; missing points stay zero."""
+    pose, face, left, right = (p.copy() for p in split(window))
+    shoulders = pose[:, [11, 12], :2]
+    has = np.all(shoulders != 0, axis=(1, 2))
+    centre = shoulders.mean(axis=1) if has.any() else np.full((WINDOW, 2), 0.5)
+    centre[~has] = centre[has].mean(axis=0) if has.any() else 0.5
+    c, s = np.cos(angle_rad), np.sin(angle_rad)
+    rotation = np.array([[c, -s], [s, c]], dtype=np.float32) * scale
+    for part in (pose, face, left, right):
+        mask = found(part)
+        xy = (part[..., :2] - centre[:, None, :]) @ rotation.T + centre[:, None, :] + shift
+        part[..., :2] = np.where(mask, xy, 0.0)
+        part[..., 2:3] = np.where(mask, part[..., 2:3] * scale, 0.0)
+    return join(pose, face, left, right)
+
+
+def change_speed(window: np.ndarray, factor: float) -> np.ndarray:
+    """Resample in time: factor > 1 is faster signing (the window covers more of the sign)."""
+    centre = (WINDOW - 1) / 2
+    positions = np.clip(centre + (np.arange(WINDOW) - centre) * factor, 0, WINDOW - 1)
+    return window[np.round(positions).astype(int)]
+
+
+def repeat_frames(window: np.ndarray, rng: np.random.Generator, most: int = 3) -> np.ndarray:
+    out = window.copy()
+    for i in rng.choice(np.arange(1, WINDOW), size=rng.integers(1, most + 1), replace=False):
+        out[i] = out[i - 1]
+    return out
+
+
+def drop_hand(window: np.ndarray, rng: np.random.Generator, most_frames: int = 8) -> np.ndarray:
+    out = window.copy()
+    start = rng.integers(0, WINDOW)
+    length = rng.integers(1, most_frames + 1)
+    columns = slice(FACE_END, LEFT_END) if rng.random() < 0.5 else slice(LEFT_END, VECTOR_SIZE)
+    out[start:start + length, columns] = 0.0
+    return out
+
+
+class Augmenter:
+    def __init__(self, options: AugmentOptions = AugmentOptions(), seed: int = 0):
+        self.options = options
+        self.rng = np.random.default_rng(seed)
+
+    def one(self, window: np.ndarray) -> np.ndarray:
+        o, rng = self.options, self.rng
+        if rng.random() < o.mirror_p:
+            window = mirror(window)
+        window = transform(window, np.deg2rad(rng.uniform(-o.rotate_deg, o.rotate_deg)),
+                           1.0 + rng.uniform(-o.scale, o.scale), rng.uniform(-o.shift, o.shift, size=2))
+        window = change_speed(window, 1.0 + rng.uniform(-o.speed, o.speed))
+        if rng.random() < o.repeat_frames_p:
+            window = repeat_frames(window, rng)
+        if rng.random() < o.drop_hand_p:
+            window = drop_hand(window, rng)
+        return window.astype(np.float32, copy=False)
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        return np.stack([self.one(w) for w in batch])

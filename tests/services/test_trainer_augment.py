@@ -1,0 +1,83 @@
+"""Augmentations keep what makes a sign a sign, on real recorded keypoints."""
+
+import numpy as np
+import pytest
+
+from services.trainer.augment import (
+    FACE_END,
+    LEFT_END,
+    Augmenter,
+    change_speed,
+    drop_hand,
+    found,
+    mirror,
+    split,
+    transform,
+)
+from tests.conftest import SIGNERS
+
+
+@pytest.fixture(scope="module")
+def windows():
+    with np.load(SIGNERS / "signer_02.npz") as data:  # both hands seen in most frames
+        return data["X"][:20].astype(np.float32)
+
+
+def test_mirroring_twice_gives_back_the_original(windows):
+    for w in windows:
+        np.testing.assert_allclose(mirror(mirror(w)), w, atol=1e-6)
+
+
+def test_mirroring_swaps_the_hands_and_flips_x(windows):
+    w = windows[0]
+    m = mirror(w)
+    _, _, left, right = split(w)
+    _, _, m_left, m_right = split(m)
+    present = found(right)[..., 0]
+    np.testing.assert_allclose(m_left[..., 0][present], 1.0 - right[..., 0][present], atol=1e-6)
+    np.testing.assert_allclose(m_left[..., 1:][present], right[..., 1:][present])
+    assert np.array_equal(found(m_right), found(left))
+
+
+def test_missing_points_stay_missing_under_every_change(windows):
+    rng = np.random.default_rng(0)
+    for w in windows:
+        t = transform(w, np.deg2rad(8), 1.07, np.array([0.03, -0.02]))
+        for part, part_t in zip(split(w), split(t)):
+            assert np.array_equal(found(part), found(part_t))
+        assert np.count_nonzero(found(split(mirror(w))[0])) == np.count_nonzero(found(split(w)[0]))
+    augmented = Augmenter(seed=1)(windows)
+    assert augmented.shape == windows.shape and augmented.dtype == np.float32
+    assert not np.allclose(augmented, windows)
+
+
+def test_rotation_and_scale_keep_distances_in_proportion(windows):
+    w = windows[0]
+    t = transform(w, np.deg2rad(10), 1.1, np.zeros(2))
+    pose, pose_t = split(w)[0], split(t)[0]
+    shoulder = np.linalg.norm(pose[:, 11, :2] - pose[:, 12, :2], axis=-1)
+    shoulder_t = np.linalg.norm(pose_t[:, 11, :2] - pose_t[:, 12, :2], axis=-1)
+    np.testing.assert_allclose(shoulder_t, shoulder * 1.1, rtol=1e-4)
+
+
+def test_speed_changes_keep_the_middle_frame_and_stay_30_frames(windows):
+    w = windows[0]
+    for factor in (0.8, 1.0, 1.2):
+        s = change_speed(w, factor)
+        assert s.shape == (30, 1662)
+        assert np.array_equal(s[15], w[15]) or np.array_equal(s[14], w[14])
+    assert np.array_equal(change_speed(w, 1.0), w)
+
+
+def test_dropping_a_hand_zeroes_only_one_hand_for_a_few_frames(windows):
+    changes = 0
+    for seed in range(20):
+        w = windows[seed % len(windows)]
+        d = drop_hand(w, np.random.default_rng(seed))
+        rows, columns = np.nonzero(d != w)
+        if not columns.size:
+            continue  # that hand was already missing in those frames
+        changes += 1
+        assert columns.min() >= FACE_END and (columns.max() < LEFT_END or columns.min() >= LEFT_END)
+        assert np.all(d[rows, columns] == 0) and len(set(rows.tolist())) <= 8
+    assert changes >= 10
