@@ -14,9 +14,10 @@ Writes bench/results/generalisation.json and .md.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 
-from common import SHARED, write_results
+from common import RESULTS, SHARED, write_results
 
 import numpy as np  # noqa: E402
 
@@ -74,6 +75,15 @@ def main() -> None:
             "minutes": round((time.perf_counter() - started) / 60, 1),
         })
         print({k: v for k, v in rows[-1].items() if k not in ("per_signer", "confusion")}, flush=True)
+    if args.only:  # add to the table of earlier runs with the same folds, seeds and epochs
+        earlier = RESULTS / "generalisation.json"
+        if earlier.exists():
+            previous = json.loads(earlier.read_text())
+            if (previous["folds"], previous["seeds"], previous["epochs"]) == (args.folds, seeds, args.epochs):
+                names = {r["config"] for r in rows}
+                rows = [r for r in previous["rows"] if r["config"] not in names] + rows
+                order = [c[0] for c in CONFIGS]
+                rows.sort(key=lambda r: order.index(r["config"]) if r["config"] in order else len(order))
     lines = [
         f"# Leave-signers-out ({time.strftime('%Y-%m-%d')}; 12 dev signers, {args.folds} folds, seeds {seeds}, "
         f"at most {args.epochs} epochs)", "",
