@@ -28,9 +28,10 @@ class EvaluateSettings(CommonSettings):
                                                "so every signer is scored by models that never saw them")
     folds: int = Field(3, ge=2, description="with --by-signer: groups of signers tested in turn")
     seeds: list[int] = Field(default_factory=lambda: [0], description="with --by-signer: a training per seed and fold")
-    arch: str = Field("recipe", description="with --by-signer: the architecture to train")
-    normalise: bool = Field(False, description="with --by-signer: body-relative keypoints")
-    augment: bool = Field(False, description="with --by-signer: train on augmented windows")
+    recipe: bool = Field(False, description="with --by-signer: train the notebook's way (recipe network, raw, no augmentation)")
+    arch: str = Field("gru", description="with --by-signer: the architecture to train")
+    normalise: bool = Field(True, description="with --by-signer: body-relative keypoints")
+    augment: bool = Field(True, description="with --by-signer: train on augmented windows")
     epochs: int = Field(40, ge=1, description="with --by-signer: most epochs per training")
     patience: int = Field(10, ge=0, description="with --by-signer: early-stopping patience (0: fixed epochs)")
 
@@ -65,10 +66,11 @@ def evaluate(model_dir: Path, data) -> dict:
 
 def by_signer(settings: EvaluateSettings, data) -> None:
     from services.trainer.generalisation import keras_fitter, leave_signers_out
+    from services.trainer.model import resolve_training
     from services.trainer.training import TrainOptions
 
-    fitter = keras_fitter(lambda seed: TrainOptions(arch=settings.arch, normalise=settings.normalise,
-                                                    augment=settings.augment,
+    arch, normalise, augment = resolve_training(settings.recipe, settings.arch, settings.normalise, settings.augment)
+    fitter = keras_fitter(lambda seed: TrainOptions(arch=arch, normalise=normalise, augment=augment,
                                                     epochs=settings.epochs, patience=settings.patience, seed=seed))
     report = leave_signers_out(data, fitter, settings.folds, settings.seeds)
     for signer, accuracy in report.per_signer().items():

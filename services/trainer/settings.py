@@ -15,9 +15,10 @@ class TrainerSettings(CommonSettings):
     model_config = SettingsConfigDict(env_prefix="SIGNSTREAM_TRAINER_")
 
     models_dir: Path = Field(Path("models"), description="where versions are written")
-    arch: str = Field("recipe", description=f"network: {', '.join(ARCHITECTURES)}")
-    normalise: bool = Field(False, description="make keypoints relative to the body (shoulder centre and width) first")
-    augment: bool = Field(False, description="train on windows changed as real signing allows (mirror, turn, speed, lost hands)")
+    recipe: bool = Field(False, description="the notebook's way exactly: recipe network, raw keypoints, no augmentation")
+    arch: str = Field("gru", description=f"network: {', '.join(ARCHITECTURES)}")
+    normalise: bool = Field(True, description="make keypoints relative to the body (shoulder centre and width) first")
+    augment: bool = Field(True, description="train on windows changed as real signing allows: mirror, turn, speed, lost hands")
     epochs: int = Field(200, ge=1, le=100000, description="most epochs to train")
     batch_size: int = Field(32, ge=1, le=4096, description="sequences per training step")
     learning_rate: float = Field(1e-3, gt=0, lt=1, description="Adam learning rate")

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 
 from services.trainer.data import load_data
+from services.trainer.model import resolve_training
 from services.trainer.promotion import promote
 from services.trainer.settings import TrainCommandSettings, TrainerSettings
 from services.trainer.training import TrainOptions, TrainOutcome, train
@@ -19,7 +20,8 @@ log = logging.getLogger("signstream.train")
 
 
 def options_from(settings: TrainerSettings) -> TrainOptions:
-    return TrainOptions(arch=settings.arch, normalise=settings.normalise, augment=settings.augment, epochs=settings.epochs, batch_size=settings.batch_size,
+    arch, normalise, augment = resolve_training(settings.recipe, settings.arch, settings.normalise, settings.augment)
+    return TrainOptions(arch=arch, normalise=normalise, augment=augment, epochs=settings.epochs, batch_size=settings.batch_size,
                         learning_rate=settings.learning_rate, val_fraction=settings.val_fraction,
                         patience=settings.patience, seed=settings.seed, min_accuracy=settings.min_accuracy)
 
@@ -47,8 +49,9 @@ def main(argv: Sequence[str], prog: str = "signstream train") -> int:
     settings = load_settings(TrainCommandSettings, argv, prog)
     setup_logging(settings.log_level, "train")
     data = load_data(settings.data, settings.actions or None)
-    log.info("training %s%s on %d sequences %s", settings.arch, " (normalised)" if settings.normalise else "",
-             len(data.y), data.counts())
+    options = options_from(settings)
+    log.info("training %s (normalise %s, augment %s) on %d sequences %s", options.arch, options.normalise,
+             options.augment, len(data.y), data.counts())
     outcome, promoted = train_and_promote(settings, data)
     m = outcome.metrics
     print(f"{outcome.version}: validation accuracy {m['accuracy']:.3f} on {m['n']} sequences, "

@@ -21,9 +21,9 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TrainOptions:
-    arch: str = "recipe"
-    normalise: bool = False  # keypoints relative to the body (BodyNormalization) before the network
-    augment: bool = False  # each epoch sees every training window changed as real signing allows
+    arch: str = "gru"
+    normalise: bool = True  # keypoints relative to the body (BodyNormalization) before the network
+    augment: bool = True  # each epoch sees every training window changed as real signing allows
     epochs: int = 200
     batch_size: int = 32
     learning_rate: float = 1e-3

@@ -88,7 +88,7 @@ def run(settings: UpSettings, url: str, supervisor: Supervisor, stop: threading.
         log.info("no model in %s yet: training one on %s (%d epochs); the classifier starts serving it when done",
                  settings.models_dir, settings.bootstrap_data, settings.bootstrap_epochs)
         supervisor.start("first training", "train", "--data", str(settings.bootstrap_data), "--models-dir",
-                         str(settings.models_dir), "--arch", "gru", "--normalise", "--epochs", str(settings.bootstrap_epochs),
+                         str(settings.models_dir), "--epochs", str(settings.bootstrap_epochs),
                          "--min-accuracy", "0.6").restart_on_failure = False
 
     console = Console(connect(url), settings.keys)

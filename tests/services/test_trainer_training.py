@@ -87,7 +87,7 @@ def test_versions_are_numbered_in_order_and_current_names_the_promoted_one(tmp_p
 @pytest.mark.slow
 def test_a_collapsed_model_is_never_promoted(signers_data, tmp_path, redis_url, namespace, r, keys):
     # A learning rate this high drives the relu LSTM into predicting one class, its known failure.
-    settings = TrainerSettings(redis_url=redis_url, namespace=namespace, models_dir=tmp_path, arch="recipe",
+    settings = TrainerSettings(redis_url=redis_url, namespace=namespace, models_dir=tmp_path, recipe=True,
                                epochs=2, patience=0, learning_rate=0.5, min_accuracy=0.0)
     outcome, promoted = train_and_promote(settings, signers_data.subset(np.arange(270) % 3 == 0), verbose=0)
     assert not promoted
@@ -143,3 +143,14 @@ def test_training_on_augmented_windows_sees_new_windows_every_epoch(signers_data
     assert json.loads((outcome.path / "options.json").read_text())["augment"] is True
     assert outcome.metrics["epochs_run"] == 2
     assert len(seen) >= 2 and not any(np.array_equal(seen[0], s) for s in seen[1:])
+
+
+def test_the_default_is_the_leave_signers_out_winner_and_the_recipe_is_one_option_away():
+    from services.trainer.settings import TrainCommandSettings
+    from services.trainer.train_cli import options_from
+    from shared.settings import load_settings
+
+    default = options_from(load_settings(TrainCommandSettings, ["--data", "x"], "train"))
+    assert (default.arch, default.normalise, default.augment) == ("gru", True, True)
+    recipe = options_from(load_settings(TrainCommandSettings, ["--data", "x", "--recipe"], "train"))
+    assert (recipe.arch, recipe.normalise, recipe.augment) == ("recipe", False, False)
