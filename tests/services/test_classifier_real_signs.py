@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     data = load_data([SIGNERS / f"signer_{n}.npz" for n in ("00", "03", "05")])
-    options = TrainOptions(arch="gru", normalise=True, epochs=25, patience=0, seed=0, min_accuracy=0.75)
+    options = TrainOptions(arch="gru", normalise=True, augment=False, epochs=25, patience=0, seed=0, min_accuracy=0.75)
     outcome = train(data, options, ModelStore(tmp_path_factory.mktemp("models")), verbose=0)
     _, val_idx = stratified_split(data.y, options.val_fraction, options.seed)
     return outcome, data.subset(val_idx)

@@ -19,7 +19,7 @@ def results(r, keys) -> list[TrainResult]:
 @pytest.mark.slow
 def test_requests_are_trained_promoted_and_answered_and_bad_ones_rejected(r, keys, redis_url, namespace, tmp_path):
     settings = TrainerServiceSettings(redis_url=redis_url, namespace=namespace, models_dir=tmp_path, arch="gru",
-                                      normalise=True)
+                                      normalise=True, augment=False)
     stop = threading.Event()
     thread = threading.Thread(target=run_trainer, args=(settings, stop), daemon=True)
     thread.start()

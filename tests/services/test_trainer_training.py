@@ -43,8 +43,9 @@ def test_the_validation_split_keeps_each_actions_share_and_never_overlaps():
 @pytest.mark.slow
 def test_training_on_three_signers_recognises_their_held_back_sequences(signers_data, tmp_path):
     # Measured: the normalised gru reaches 0.89 and 0.91 (seeds 0, 1) on these 54 held-back sequences after
-    # 25 epochs; the recipe's relu LSTM reaches only 0.39-0.56 in as many. The bar leaves room for noise.
-    options = TrainOptions(arch="gru", normalise=True, epochs=25, patience=0, seed=0, min_accuracy=0.75)
+    # 25 epochs; the recipe's relu LSTM reaches only 0.39-0.56 in as many, and with augmentation (which
+    # pays off on unseen signers) it is 0.63-0.82: augmented training needs more epochs. The bar leaves room for noise.
+    options = TrainOptions(arch="gru", normalise=True, augment=False, epochs=25, patience=0, seed=0, min_accuracy=0.75)
     outcome = train(signers_data, options, ModelStore(tmp_path), verbose=0)
     assert outcome.metrics["accuracy"] >= 0.75, outcome.metrics["accuracy"]
     assert outcome.metrics["n"] == 54
@@ -100,7 +101,7 @@ def test_a_collapsed_model_is_never_promoted(signers_data, tmp_path, redis_url, 
 def test_a_promoted_model_is_announced_and_evaluate_reports_on_it(signers_data, tmp_path, redis_url, namespace, r,
                                                                   keys, service_env):
     settings = TrainerSettings(redis_url=redis_url, namespace=namespace, models_dir=tmp_path, arch="gru", normalise=True,
-                               epochs=25, patience=0, min_accuracy=0.75)
+                               augment=False, epochs=25, patience=0, min_accuracy=0.75)
     outcome, promoted = train_and_promote(settings, signers_data, verbose=0)
     assert promoted
     assert ModelStore(tmp_path).current() == outcome.version
