@@ -71,7 +71,6 @@ class StreamConsumer(ABC):
         self._groups: set[str] = set()
         self._read_backlog = True  # after a (re)start, our own pending entries come first
         self._last_claim = 0.0
-        self._redis_url = client.connection_pool.connection_kwargs.get("host", "?")
 
     # --- what a service provides -------------------------------------------------------------
 

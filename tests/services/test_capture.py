@@ -10,7 +10,6 @@ import time
 
 import cv2
 import numpy as np
-import pytest
 
 from services.capture.main import run_capture
 from services.capture.settings import CaptureSettings

@@ -40,7 +40,6 @@ def test_mirroring_swaps_the_hands_and_flips_x(windows):
 
 
 def test_missing_points_stay_missing_under_every_change(windows):
-    rng = np.random.default_rng(0)
     for w in windows:
         t = transform(w, np.deg2rad(8), 1.07, np.array([0.03, -0.02]))
         for part, part_t in zip(split(w), split(t)):
