@@ -53,6 +53,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--only", default="", help="comma-separated config names to run (default: all)")
+    parser.add_argument("--name", default="generalisation", help="results file name in bench/results")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     data = load_data([SHARED / "datasets" / "signers"])
@@ -76,7 +77,7 @@ def main() -> None:
         })
         print({k: v for k, v in rows[-1].items() if k not in ("per_signer", "confusion")}, flush=True)
     if args.only:  # add to the table of earlier runs with the same folds, seeds and epochs
-        earlier = RESULTS / "generalisation.json"
+        earlier = RESULTS / f"{args.name}.json"
         if earlier.exists():
             previous = json.loads(earlier.read_text())
             if (previous["folds"], previous["seeds"], previous["epochs"]) == (args.folds, seeds, args.epochs):
@@ -95,7 +96,7 @@ def main() -> None:
         lines.append(f"| {r['config']} | {r['mean_accuracy']:.3f} | {r['worst_accuracy']:.3f} ({r['worst_signer']}) | "
                      f"{r['collapsed_runs']} of {r['runs']} | {r['inference_ms_per_window']} |")
     lines += ["", "Labels: " + ", ".join(data.labels) + "; confusion matrices (rows true) in generalisation.json."]
-    write_results("generalisation", {"folds": args.folds, "seeds": seeds, "epochs": args.epochs,
+    write_results(args.name, {"folds": args.folds, "seeds": seeds, "epochs": args.epochs,
                                      "labels": data.labels, "rows": rows}, lines)
     print("\n".join(lines))
 
