@@ -26,19 +26,24 @@ from services.trainer.generalisation import keras_fitter, leave_signers_out  # n
 from services.trainer.model import build_model  # noqa: E402
 from services.trainer.training import TrainOptions  # noqa: E402
 
-CONFIGS = [  # name, arch, normalise, augment, patience (0 = the recipe's fixed epochs)
-    ("recipe (baseline)", "recipe", False, False, 0),
-    ("recipe + normalise", "recipe", True, False, 10),
-    ("gru", "gru", False, False, 10),
-    ("gru + normalise", "gru", True, False, 10),
-    ("gru + normalise + augment", "gru", True, True, 10),
+CONFIGS = [  # name, arch, normalise, augment, face, patience (0 = the recipe's fixed epochs)
+    ("recipe (baseline)", "recipe", False, False, True, 0),
+    ("recipe + normalise", "recipe", True, False, True, 10),
+    ("gru", "gru", False, False, True, 10),
+    ("gru + normalise", "gru", True, False, True, 10),
+    ("gru + normalise + augment", "gru", True, True, True, 10),
+    ("gru + normalise + augment, no face", "gru", True, True, False, 10),
+    ("conv + normalise + augment", "conv", True, True, True, 10),
+    ("conv + normalise + augment, no face", "conv", True, True, False, 10),
+    ("transformer + normalise + augment", "transformer", True, True, True, 10),
+    ("transformer + normalise + augment, no face", "transformer", True, True, False, 10),
 ]
 
 
-def inference_ms(arch: str, normalise: bool, repeats: int = 200) -> float:
+def inference_ms(arch: str, normalise: bool, face: bool, repeats: int = 200) -> float:
     from services.classifier.runner import fast_runner
 
-    runner = fast_runner(build_model(arch, 3, normalise=normalise))
+    runner = fast_runner(build_model(arch, 3, normalise=normalise, face=face))
     window = np.random.default_rng(0).random((1, 30, 1662), dtype=np.float32)
     runner(window)
     started = time.perf_counter()
@@ -52,30 +57,33 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--epochs", type=int, default=40)
-    parser.add_argument("--only", default="", help="comma-separated config names to run (default: all)")
+    parser.add_argument("--only", default="", help="semicolon-separated config names to run (default: all)")
     parser.add_argument("--name", default="generalisation", help="results file name in bench/results")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     data = load_data([SHARED / "datasets" / "signers"])
     rows = []
-    for name, arch, normalise, augment, patience in CONFIGS:
-        if args.only and name not in args.only.split(","):
+    for name, arch, normalise, augment, face, patience in CONFIGS:
+        if args.only and name not in args.only.split(";"):
             continue
         started = time.perf_counter()
-        fitter = keras_fitter(lambda seed: TrainOptions(arch=arch, normalise=normalise, augment=augment,
+        fitter = keras_fitter(lambda seed: TrainOptions(arch=arch, normalise=normalise, augment=augment, face=face,
                                                         epochs=args.epochs, patience=patience, seed=seed))
         report = leave_signers_out(data, fitter, n_folds=args.folds, seeds=seeds)
         worst_signer, worst = report.worst
         rows.append({
-            "config": name, "arch": arch, "normalise": normalise, "augment": augment,
-            "mean_accuracy": round(report.mean, 3), "worst_signer": worst_signer, "worst_accuracy": round(worst, 3),
+            "config": name, "arch": arch, "normalise": normalise, "augment": augment, "face": face,
+            "mean_accuracy": round(report.mean, 3), "seed_std": round(report.seed_std, 3),
+            "mean_by_seed": {str(k): round(v, 3) for k, v in report.mean_by_seed().items()},
+            "worst_signer": worst_signer, "worst_accuracy": round(worst, 3),
             "collapsed_runs": report.collapses, "runs": len(report.folds),
             "per_signer": {k: round(v, 3) for k, v in report.per_signer().items()},
             "confusion": report.confusion().tolist(),
-            "inference_ms_per_window": round(inference_ms(arch, normalise), 3),
+            "per_signer_confusion": {s: report.confusion(s).tolist() for s in report.per_signer()},
+            "inference_ms_per_window": round(inference_ms(arch, normalise, face), 3),
             "minutes": round((time.perf_counter() - started) / 60, 1),
         })
-        print({k: v for k, v in rows[-1].items() if k not in ("per_signer", "confusion")}, flush=True)
+        print({k: v for k, v in rows[-1].items() if "confusion" not in k and k != "per_signer"}, flush=True)
     if args.only:  # add to the table of earlier runs with the same folds, seeds and epochs
         earlier = RESULTS / f"{args.name}.json"
         if earlier.exists():
@@ -89,12 +97,18 @@ def main() -> None:
         f"# Leave-signers-out ({time.strftime('%Y-%m-%d')}; 12 dev signers, {args.folds} folds, seeds {seeds}, "
         f"at most {args.epochs} epochs)", "",
         "Every signer is tested by models that never saw them; accuracy per signer averaged over seeds.", "",
-        "| configuration | mean accuracy | worst signer | collapsed runs | inference ms/window |",
+        "| configuration | mean accuracy (± sd over seeds) | worst signer | collapsed runs | inference ms/window |",
         "| --- | --- | --- | --- | --- |",
     ]
     for r in rows:
-        lines.append(f"| {r['config']} | {r['mean_accuracy']:.3f} | {r['worst_accuracy']:.3f} ({r['worst_signer']}) | "
+        spread = f" ± {r['seed_std']:.3f}" if "seed_std" in r else ""
+        lines.append(f"| {r['config']} | {r['mean_accuracy']:.3f}{spread} | {r['worst_accuracy']:.3f} ({r['worst_signer']}) | "
                      f"{r['collapsed_runs']} of {r['runs']} | {r['inference_ms_per_window']} |")
+    signers = sorted(rows[0]["per_signer"]) if rows else []
+    lines += ["", "Per signer (accuracy when never seen in training):", "",
+              "| configuration | " + " | ".join(s.removeprefix("signer_") for s in signers) + " |",
+              "| --- |" + " --- |" * len(signers)]
+    lines += [f"| {r['config']} | " + " | ".join(f"{r['per_signer'][s]:.2f}" for s in signers) + " |" for r in rows]
     lines += ["", "Labels: " + ", ".join(data.labels) + "; confusion matrices (rows true) in generalisation.json."]
     write_results(args.name, {"folds": args.folds, "seeds": seeds, "epochs": args.epochs,
                                      "labels": data.labels, "rows": rows}, lines)

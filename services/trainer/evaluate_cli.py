@@ -12,13 +12,16 @@ from pydantic_settings import SettingsConfigDict
 from services.classifier.serving import MODEL_FILE, read_labels
 from services.trainer.data import load_data
 from services.trainer.metrics import confusion_table, scores, scores_from_confusion
+from services.trainer.settings import ModelChoices
 from services.trainer.training import predict_labels
 from services.trainer.versions import ModelStore
 from shared.errors import ModelError
-from shared.settings import CommonSettings, load_settings
+from shared.settings import load_settings
 
 
-class EvaluateSettings(CommonSettings):
+class EvaluateSettings(ModelChoices):
+    """Model choices (--arch, --recipe, ...) apply with --by-signer: what to train in each fold."""
+
     model_config = SettingsConfigDict(env_prefix="SIGNSTREAM_EVALUATE_")
 
     model: str = Field("current", description="a version directory, a version name in --models-dir, or 'current'")
@@ -28,10 +31,6 @@ class EvaluateSettings(CommonSettings):
                                                "so every signer is scored by models that never saw them")
     folds: int = Field(3, ge=2, description="with --by-signer: groups of signers tested in turn")
     seeds: list[int] = Field(default_factory=lambda: [0], description="with --by-signer: a training per seed and fold")
-    recipe: bool = Field(False, description="with --by-signer: train the notebook's way (recipe network, raw, no augmentation)")
-    arch: str = Field("gru", description="with --by-signer: the architecture to train")
-    normalise: bool = Field(True, description="with --by-signer: body-relative keypoints")
-    augment: bool = Field(True, description="with --by-signer: train on augmented windows")
     epochs: int = Field(40, ge=1, description="with --by-signer: most epochs per training")
     patience: int = Field(10, ge=0, description="with --by-signer: early-stopping patience (0: fixed epochs)")
 
@@ -66,12 +65,10 @@ def evaluate(model_dir: Path, data) -> dict:
 
 def by_signer(settings: EvaluateSettings, data) -> None:
     from services.trainer.generalisation import keras_fitter, leave_signers_out
-    from services.trainer.model import resolve_training
     from services.trainer.training import TrainOptions
 
-    arch, normalise, augment = resolve_training(settings.recipe, settings.arch, settings.normalise, settings.augment)
-    fitter = keras_fitter(lambda seed: TrainOptions(arch=arch, normalise=normalise, augment=augment,
-                                                    epochs=settings.epochs, patience=settings.patience, seed=seed))
+    fitter = keras_fitter(lambda seed: TrainOptions(**settings.model_choices(), epochs=settings.epochs,
+                                                    patience=settings.patience, seed=seed))
     report = leave_signers_out(data, fitter, settings.folds, settings.seeds)
     for signer, accuracy in report.per_signer().items():
         print(f"{signer:<24} {accuracy:.3f}")

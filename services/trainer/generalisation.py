@@ -41,6 +41,10 @@ class FoldResult:
     per_signer: dict[str, float]
     collapsed_on: str | None
     metrics: dict = field(repr=False, default_factory=dict)
+    # per test sequence: its signer, true and predicted label index
+    signers: np.ndarray = field(repr=False, default_factory=lambda: np.array([], dtype=str))
+    true: np.ndarray = field(repr=False, default_factory=lambda: np.array([], dtype=int))
+    pred: np.ndarray = field(repr=False, default_factory=lambda: np.array([], dtype=int))
 
 
 @dataclass
@@ -66,12 +70,29 @@ class Report:
         signer = min(per, key=per.get)
         return signer, per[signer]
 
+    def mean_by_seed(self) -> dict[int, float]:
+        """Mean over signers for each seed alone: how much the headline number moves between trainings."""
+        by_seed: dict[int, list[float]] = {}
+        for fold in self.folds:
+            by_seed.setdefault(fold.seed, []).extend(fold.per_signer.values())
+        return {seed: float(np.mean(v)) for seed, v in sorted(by_seed.items())}
+
+    @property
+    def seed_std(self) -> float:
+        return float(np.std(list(self.mean_by_seed().values())))
+
     @property
     def collapses(self) -> int:
         return sum(f.collapsed_on is not None for f in self.folds)
 
-    def confusion(self) -> np.ndarray:
-        return np.sum([np.array(f.metrics["confusion"]) for f in self.folds], axis=0)
+    def confusion(self, signer: str | None = None) -> np.ndarray:
+        """Counts (rows true, columns predicted) over every fold and seed, or for one test signer."""
+        n = len(self.labels)
+        matrix = np.zeros((n, n), dtype=int)
+        for fold in self.folds:
+            mask = slice(None) if signer is None else fold.signers == signer
+            np.add.at(matrix, (fold.true[mask], fold.pred[mask]), 1)
+        return matrix
 
 
 def leave_signers_out(data: Dataset, fit: Fitter, n_folds: int, seeds: list[int], fold_seed: int = 0) -> Report:
@@ -93,7 +114,8 @@ def leave_signers_out(data: Dataset, fit: Fitter, n_folds: int, seeds: list[int]
             result = scores(true_idx, pred_idx, labels)
             per_signer = {s: float(np.mean(pred_idx[test.groups == s] == true_idx[test.groups == s]))
                           for s in test_signers}
-            folds.append(FoldResult(test_signers, seed, result["accuracy"], per_signer, collapsed(result), result))
+            folds.append(FoldResult(test_signers, seed, result["accuracy"], per_signer, collapsed(result), result,
+                                    test.groups, true_idx, np.asarray(pred_idx)))
     return Report(folds, labels)
 
 

@@ -10,7 +10,24 @@ import keras
 from keras import ops
 
 POSE_POINTS, FACE_POINTS, HAND_POINTS = 33, 468, 21
+POSE_END = POSE_POINTS * 4
+FACE_END = POSE_END + FACE_POINTS * 3
 LEFT_SHOULDER, RIGHT_SHOULDER = 11, 12
+
+
+@keras.saving.register_keras_serializable(package="signstream")
+class DropFace(keras.layers.Layer):
+    """Pose and hands only: (..., 1662) -> (..., 258).
+
+    The 468 face points are 85% of the vector and say more about who is signing than what is
+    signed; without them the network has less to memorise a signer by, and runs faster.
+    """
+
+    def call(self, x):
+        return ops.concatenate([x[..., :POSE_END], x[..., FACE_END:]], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] - FACE_POINTS * 3)
 
 
 @keras.saving.register_keras_serializable(package="signstream")
@@ -20,12 +37,14 @@ class BodyNormalization(keras.layers.Layer):
     Camera distance and framing change where a signer appears and how big; signing does not.
     x and y of every point become (p - shoulder centre) / shoulder width, z is divided by the
     width, pose visibility is kept, and a part MediaPipe did not find stays all zeros, so the
-    network can still tell "missing" from "at the centre". Input and output are (..., 30, 1662).
+    network can still tell "missing" from "at the centre". Input and output are (..., 30, 1662),
+    or (..., 30, 258) after DropFace: pose first, then points of three floats.
     """
 
     def call(self, x):
-        pose = ops.reshape(x[..., : POSE_POINTS * 4], (-1, ops.shape(x)[1], POSE_POINTS, 4))
-        rest = ops.reshape(x[..., POSE_POINTS * 4:], (-1, ops.shape(x)[1], FACE_POINTS + 2 * HAND_POINTS, 3))
+        rest_points = (x.shape[-1] - POSE_END) // 3
+        pose = ops.reshape(x[..., :POSE_END], (-1, ops.shape(x)[1], POSE_POINTS, 4))
+        rest = ops.reshape(x[..., POSE_END:], (-1, ops.shape(x)[1], rest_points, 3))
         left, right = pose[:, :, LEFT_SHOULDER, :2], pose[:, :, RIGHT_SHOULDER, :2]
         centre = (left + right) / 2.0  # (b, t, 2)
         width = ops.maximum(ops.sqrt(ops.sum(ops.square(left - right), axis=-1, keepdims=True)), 1e-3)  # (b, t, 1)
@@ -36,12 +55,26 @@ class BodyNormalization(keras.layers.Layer):
             z = points[..., 2:3] / width[:, :, None, :]
             return ops.concatenate([xy, z], axis=-1) * found
 
-        # Hands are grouped with the face: 21 + 21 + 468 points share the same treatment.
+        # Face and hands (or hands alone) share the same treatment.
         pose_out = ops.concatenate([normalise(pose), pose[..., 3:4]], axis=-1)
-        out = ops.concatenate([ops.reshape(pose_out, (-1, ops.shape(x)[1], POSE_POINTS * 4)),
-                               ops.reshape(normalise(rest), (-1, ops.shape(x)[1], (FACE_POINTS + 2 * HAND_POINTS) * 3))],
+        out = ops.concatenate([ops.reshape(pose_out, (-1, ops.shape(x)[1], POSE_END)),
+                               ops.reshape(normalise(rest), (-1, ops.shape(x)[1], rest_points * 3))],
                               axis=-1)
         return out
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+@keras.saving.register_keras_serializable(package="signstream")
+class FramePosition(keras.layers.Layer):
+    """Adds a learned vector per frame index, so attention knows the order of frames."""
+
+    def build(self, input_shape):
+        self.position = self.add_weight(shape=(input_shape[-2], input_shape[-1]), initializer="zeros", name="position")
+
+    def call(self, x):
+        return x + self.position
 
     def compute_output_shape(self, input_shape):
         return input_shape

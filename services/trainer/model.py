@@ -1,29 +1,33 @@
 """Model architectures over (30, 1662) keypoint windows.
 
-The default is `gru` with body normalisation and augmentation: it won the leave-signers-out
-comparison (bench/results/generalisation.md: mean accuracy on unseen signers 0.735 against the
-recipe's 0.510). The recipe's network, trained the recipe's way, is `--arch recipe`.
+Every model takes the 1662 raw floats per frame that the keypoint workers publish; what it does
+with them (drop the face, make points relative to the body) happens in layers inside the model,
+so the classifier serves any of them unchanged. The default is `gru` with body normalisation
+and augmentation: it won the leave-signers-out comparison (bench/results/generalisation.md).
+The recipe's network, trained the recipe's way, is `--recipe`.
 """
 
 from __future__ import annotations
 
 from shared.codec import VECTOR_SIZE, WINDOW
 
-ARCHITECTURES = ("gru", "recipe")
+ARCHITECTURES = ("gru", "conv", "transformer", "recipe")
 
 
-def resolve_training(recipe_way: bool, arch: str, normalise: bool, augment: bool) -> tuple[str, bool, bool]:
-    """(arch, normalise, augment); `recipe_way` is the notebook exactly: its network, raw keypoints, no augmentation."""
-    return ("recipe", False, False) if recipe_way else (arch, normalise, augment)
+def resolve_training(recipe_way: bool, arch: str, normalise: bool, augment: bool, face: bool = True) -> dict:
+    """Model and data choices; `recipe_way` is the notebook exactly: its network, raw keypoints, no augmentation."""
+    if recipe_way:
+        return {"arch": "recipe", "normalise": False, "augment": False, "face": True}
+    return {"arch": arch, "normalise": normalise, "augment": augment, "face": face}
 
 
-def recipe(n_labels: int):
+def recipe(n_labels: int, features: int = VECTOR_SIZE):
     """The recipe's network, exactly: LSTM 64-128-64 relu, Dense 64, 32, softmax (596,741 weights at 5 labels)."""
     import keras
     from keras import layers
 
     return keras.Sequential([
-        keras.Input((WINDOW, VECTOR_SIZE)),
+        keras.Input((WINDOW, features)),
         layers.LSTM(64, return_sequences=True, activation="relu"),
         layers.LSTM(128, return_sequences=True, activation="relu"),
         layers.LSTM(64, return_sequences=False, activation="relu"),
@@ -33,12 +37,12 @@ def recipe(n_labels: int):
     ], name="recipe")
 
 
-def gru(n_labels: int):
+def gru(n_labels: int, features: int = VECTOR_SIZE):
     """A per-frame projection and two tanh GRUs: learns steadily where the relu LSTM often collapses."""
     import keras
     from keras import layers
 
-    inputs = keras.Input((WINDOW, VECTOR_SIZE))
+    inputs = keras.Input((WINDOW, features))
     x = layers.Dense(128, activation="relu")(inputs)
     x = layers.Dropout(0.3)(x)
     x = layers.GRU(64, return_sequences=True)(x)
@@ -48,25 +52,70 @@ def gru(n_labels: int):
     return keras.Model(inputs, outputs, name="gru")
 
 
-def with_normalisation(network):
-    """The same network behind BodyNormalization: still 1662 raw floats in, so the classifier serves it as is."""
+def conv(n_labels: int, features: int = VECTOR_SIZE):
+    """A per-frame projection, then 1D convolutions over time (each sees ~1/3 s), pooled over the window."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((WINDOW, features))
+    x = layers.Dense(128, activation="relu")(inputs)
+    x = layers.Dropout(0.3)(x)
+    for _ in range(3):
+        x = layers.Conv1D(128, 5, padding="same", activation="relu")(x)
+        x = layers.BatchNormalization()(x)
+    x = layers.Concatenate()([layers.GlobalAveragePooling1D()(x), layers.GlobalMaxPooling1D()(x)])
+    x = layers.Dropout(0.3)(x)
+    outputs = layers.Dense(n_labels, activation="softmax")(x)
+    return keras.Model(inputs, outputs, name="conv")
+
+
+def transformer(n_labels: int, features: int = VECTOR_SIZE, width: int = 64, blocks: int = 2, heads: int = 4):
+    """A small transformer encoder: frame projection with learned positions, two pre-norm attention blocks."""
+    import keras
+    from keras import layers
+
+    from services.trainer.layers import FramePosition
+
+    inputs = keras.Input((WINDOW, features))
+    x = layers.Dense(width)(inputs)
+    x = FramePosition()(x)
+    x = layers.Dropout(0.2)(x)
+    for _ in range(blocks):
+        h = layers.LayerNormalization()(x)
+        h = layers.MultiHeadAttention(heads, width // heads, dropout=0.1)(h, h)
+        x = layers.Add()([x, h])
+        h = layers.LayerNormalization()(x)
+        h = layers.Dense(width * 2, activation="gelu")(h)
+        h = layers.Dense(width)(h)
+        x = layers.Add()([x, h])
+    x = layers.LayerNormalization()(x)
+    x = layers.GlobalAveragePooling1D()(x)
+    x = layers.Dropout(0.3)(x)
+    outputs = layers.Dense(n_labels, activation="softmax")(x)
+    return keras.Model(inputs, outputs, name="transformer")
+
+
+BUILDERS = {"recipe": recipe, "gru": gru, "conv": conv, "transformer": transformer}
+
+
+def build_model(arch: str, n_labels: int, learning_rate: float = 1e-3, normalise: bool = False, face: bool = True):
+    """The network for `arch`, behind the chosen input layers; 1662 raw floats per frame in, always."""
     import keras
 
-    from services.trainer.layers import BodyNormalization
+    from services.trainer.layers import BodyNormalization, DropFace
 
-    inputs = keras.Input((WINDOW, VECTOR_SIZE))
-    return keras.Model(inputs, network(BodyNormalization()(inputs)), name=f"normalised_{network.name}")
-
-
-def build_model(arch: str, n_labels: int, learning_rate: float = 1e-3, normalise: bool = False):
-    import keras
-
-    builders = {"recipe": recipe, "gru": gru}
-    if arch not in builders:
-        raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(builders)}")
-    model = builders[arch](n_labels)
-    if normalise:
-        model = with_normalisation(model)
+    if arch not in BUILDERS:
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(BUILDERS)}")
+    if face and not normalise:
+        model = BUILDERS[arch](n_labels)
+    else:
+        inputs = keras.Input((WINDOW, VECTOR_SIZE))
+        x = inputs if face else DropFace()(inputs)
+        if normalise:
+            x = BodyNormalization()(x)
+        network = BUILDERS[arch](n_labels, x.shape[-1])
+        prefix = ("normalised_" if normalise else "") + ("" if face else "noface_")
+        model = keras.Model(inputs, network(x), name=prefix + network.name)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="categorical_crossentropy",
                   metrics=["categorical_accuracy"])
     return model

@@ -3,22 +3,32 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from services.trainer.model import ARCHITECTURES
+from services.trainer.model import ARCHITECTURES, resolve_training
 from shared.settings import CommonSettings
 
 
-class TrainerSettings(CommonSettings):
+class ModelChoices(CommonSettings):
+    """What to train: shared by `signstream train`, the trainer service and `evaluate --by-signer`."""
+
+    recipe: bool = Field(False, description="the notebook's way exactly: recipe network, raw keypoints, no augmentation")
+    arch: Literal[ARCHITECTURES] = Field("gru", description=f"network: {', '.join(ARCHITECTURES)}")
+    normalise: bool = Field(True, description="make keypoints relative to the body (shoulder centre and width) first")
+    augment: bool = Field(True, description="train on windows changed as real signing allows: mirror, turn, speed, lost hands")
+    face: bool = Field(True, description="feed the 468 face points to the network (--no-face: pose and hands only)")
+
+    def model_choices(self) -> dict:
+        return resolve_training(self.recipe, self.arch, self.normalise, self.augment, self.face)
+
+
+class TrainerSettings(ModelChoices):
     model_config = SettingsConfigDict(env_prefix="SIGNSTREAM_TRAINER_")
 
     models_dir: Path = Field(Path("models"), description="where versions are written")
-    recipe: bool = Field(False, description="the notebook's way exactly: recipe network, raw keypoints, no augmentation")
-    arch: str = Field("gru", description=f"network: {', '.join(ARCHITECTURES)}")
-    normalise: bool = Field(True, description="make keypoints relative to the body (shoulder centre and width) first")
-    augment: bool = Field(True, description="train on windows changed as real signing allows: mirror, turn, speed, lost hands")
     epochs: int = Field(200, ge=1, le=100000, description="most epochs to train")
     batch_size: int = Field(32, ge=1, le=4096, description="sequences per training step")
     learning_rate: float = Field(1e-3, gt=0, lt=1, description="Adam learning rate")

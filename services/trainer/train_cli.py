@@ -6,7 +6,6 @@ import logging
 from collections.abc import Sequence
 
 from services.trainer.data import load_data
-from services.trainer.model import resolve_training
 from services.trainer.promotion import promote
 from services.trainer.settings import TrainCommandSettings, TrainerSettings
 from services.trainer.training import TrainOptions, TrainOutcome, train
@@ -20,8 +19,7 @@ log = logging.getLogger("signstream.train")
 
 
 def options_from(settings: TrainerSettings) -> TrainOptions:
-    arch, normalise, augment = resolve_training(settings.recipe, settings.arch, settings.normalise, settings.augment)
-    return TrainOptions(arch=arch, normalise=normalise, augment=augment, epochs=settings.epochs, batch_size=settings.batch_size,
+    return TrainOptions(**settings.model_choices(), epochs=settings.epochs, batch_size=settings.batch_size,
                         learning_rate=settings.learning_rate, val_fraction=settings.val_fraction,
                         patience=settings.patience, seed=settings.seed, min_accuracy=settings.min_accuracy)
 
@@ -50,8 +48,8 @@ def main(argv: Sequence[str], prog: str = "signstream train") -> int:
     setup_logging(settings.log_level, "train")
     data = load_data(settings.data, settings.actions or None)
     options = options_from(settings)
-    log.info("training %s (normalise %s, augment %s) on %d sequences %s", options.arch, options.normalise,
-             options.augment, len(data.y), data.counts())
+    log.info("training %s (normalise %s, augment %s, face %s) on %d sequences %s", options.arch, options.normalise,
+             options.augment, options.face, len(data.y), data.counts())
     outcome, promoted = train_and_promote(settings, data)
     m = outcome.metrics
     print(f"{outcome.version}: validation accuracy {m['accuracy']:.3f} on {m['n']} sequences, "

@@ -105,3 +105,29 @@ def test_evaluate_by_signer_trains_real_models_and_reports_every_signer(service_
     mean = float(summary.split("mean ")[1].split(",")[0])
     assert abs(mean - np.mean(list(per_signer.values()))) < 1e-3
     assert lines[5].startswith("true \\ predicted")
+
+
+def test_per_signer_confusion_and_seed_spread_come_from_the_predictions():
+    data = fake_data(signers=4)
+
+    def signer_zero_right_rest_wrong(train, seed):
+        labels = train.labels
+
+        def predict(X):
+            return np.array([t if int(x[0, 0]) == 0 or seed == 1 else (t + 1) % 3
+                             for x, t in zip(X, index_of(X))])
+
+        def index_of(X):
+            return [labels.index(data.y[int(x[0, 1])]) for x in X]
+
+        return predict
+
+    report = leave_signers_out(data, signer_zero_right_rest_wrong, n_folds=2, seeds=[0, 1])
+    # signer_00 is right in both seeds: its matrix is diagonal, 4 per label per seed.
+    assert report.confusion("signer_00").tolist() == [[8, 0, 0], [0, 8, 0], [0, 0, 8]]
+    # signer_01 is wrong in seed 0 (shifted by one class) and right in seed 1.
+    assert report.confusion("signer_01").tolist() == [[4, 4, 0], [0, 4, 4], [4, 0, 4]]
+    assert report.confusion().sum() == 2 * len(data.y)
+    assert report.mean_by_seed() == {0: 0.25, 1: 1.0}
+    assert report.seed_std == pytest.approx(0.375)
+    assert report.per_signer()["signer_01"] == pytest.approx(0.5)
