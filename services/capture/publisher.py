@@ -17,7 +17,7 @@ import numpy as np
 import redis
 
 from services.capture.settings import CaptureSettings
-from services.capture.sources import open_source
+from services.capture.sources import at_rate, open_source
 from shared.codec import encode_jpeg
 from shared.errors import DecodeError, SourceError
 from shared.messages import FrameMessage, now_ms
@@ -106,17 +106,11 @@ class Publisher:
     def _publish_from(self, source) -> int:
         """Publish the frames of one opening of the source; return how many were published."""
         interval = 1.0 / self.settings.fps
-        next_media_t = 0.0
         next_due = time.monotonic()
         published = 0
-        for frame, media_t in source.frames():
+        for frame, _ in at_rate(source.frames(), self.settings.fps, self._count_skipped):
             if self.stop.is_set() or self._limit_reached():
                 break
-            if media_t + 1e-6 < next_media_t:
-                self.summary.frames_skipped += 1
-                continue
-            # A jump (dropped frames, a slow camera) restarts the schedule instead of bursting.
-            next_media_t = next_media_t + interval if media_t - next_media_t < interval else media_t + interval
             if self.settings.pace:
                 wait = next_due - time.monotonic()
                 if wait > 0 and self.stop.wait(wait):
@@ -127,6 +121,9 @@ class Publisher:
             published += 1
             self._call(self._heartbeat, "heartbeat")
         return published
+
+    def _count_skipped(self) -> None:
+        self.summary.frames_skipped += 1
 
     def _publish(self, frame: np.ndarray, captured_ms: int) -> None:
         height, width = frame.shape[:2]

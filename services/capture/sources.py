@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,6 +111,21 @@ class FolderSource:
 
     def close(self) -> None:
         pass
+
+
+def at_rate(frames: Iterable[tuple[np.ndarray, float]], fps: float,
+            skipped: Callable[[], None] = lambda: None) -> Iterator[tuple[np.ndarray, float]]:
+    """The frames to publish at `fps`, chosen by media time: a 30 fps file at 15 fps gives every
+    other frame, a 25 fps one mostly every other, so a second of video is always `fps` frames."""
+    interval = 1.0 / fps
+    next_media_t = 0.0
+    for frame, media_t in frames:
+        if media_t + 1e-6 < next_media_t:
+            skipped()
+            continue
+        # A jump (dropped frames, a slow camera) restarts the schedule instead of bursting.
+        next_media_t = next_media_t + interval if media_t - next_media_t < interval else media_t + interval
+        yield frame, media_t
 
 
 def open_source(source: str, fps: float) -> VideoSource | FolderSource:

@@ -129,3 +129,16 @@ def test_an_unreachable_camera_is_reopened_with_backoff_not_a_crash(r, keys, red
         thread.join(15)
     assert not thread.is_alive()
     assert sum("reopening in" in m for m in caplog.messages) >= 2
+
+
+def test_frames_are_chosen_by_media_time_whatever_the_source_rate():
+    from services.capture.sources import at_rate
+
+    def source(fps, seconds):
+        return ((i, i / fps) for i in range(int(fps * seconds)))
+
+    skipped = []
+    assert [i for i, _ in at_rate(source(30, 2), 15, lambda: skipped.append(1))] == list(range(0, 60, 2))
+    assert len(skipped) == 30
+    assert len(list(at_rate(source(25, 4), 15))) == 60  # 4 s of a 25 fps file at 15 fps
+    assert len(list(at_rate(source(10, 3), 15))) == 30  # a slower source gives what it has
