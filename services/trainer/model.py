@@ -14,7 +14,7 @@ from shared.codec import VECTOR_SIZE, WINDOW
 ARCHITECTURES = ("gru", "conv", "transformer", "recipe")
 
 
-def resolve_training(recipe_way: bool, arch: str, normalise: bool, augment: bool, face: bool = True) -> dict:
+def resolve_training(recipe_way: bool, arch: str, normalise: bool, augment: bool, face: bool) -> dict:
     """Model and data choices; `recipe_way` is the notebook exactly: its network, raw keypoints, no augmentation."""
     if recipe_way:
         return {"arch": "recipe", "normalise": False, "augment": False, "face": True}

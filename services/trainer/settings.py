@@ -19,7 +19,7 @@ class ModelChoices(CommonSettings):
     arch: Literal[ARCHITECTURES] = Field("gru", description=f"network: {', '.join(ARCHITECTURES)}")
     normalise: bool = Field(True, description="make keypoints relative to the body (shoulder centre and width) first")
     augment: bool = Field(True, description="train on windows changed as real signing allows: mirror, turn, speed, lost hands")
-    face: bool = Field(True, description="feed the 468 face points to the network (--no-face: pose and hands only)")
+    face: bool = Field(False, description="also feed the 468 face points to the network (default: pose and hands only)")
 
     def model_choices(self) -> dict:
         return resolve_training(self.recipe, self.arch, self.normalise, self.augment, self.face)

@@ -24,7 +24,7 @@ class TrainOptions:
     arch: str = "gru"
     normalise: bool = True  # keypoints relative to the body (BodyNormalization) before the network
     augment: bool = True  # each epoch sees every training window changed as real signing allows
-    face: bool = True  # False: the network sees pose and hands only (DropFace)
+    face: bool = False  # True: the network also sees the 468 face points (False: DropFace)
     epochs: int = 200
     batch_size: int = 32
     learning_rate: float = 1e-3
