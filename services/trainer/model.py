@@ -2,9 +2,9 @@
 
 Every model takes the 1662 raw floats per frame that the keypoint workers publish; what it does
 with them (drop the face, make points relative to the body) happens in layers inside the model,
-so the classifier serves any of them unchanged. The default is `gru` with body normalisation
-and augmentation: it won the leave-signers-out comparison (bench/results/generalisation.md).
-The recipe's network, trained the recipe's way, is `--recipe`.
+so the classifier serves any of them unchanged. The default is `gru` on pose and hands (no
+face), body-normalised, trained with augmentation: it won the leave-signers-out comparison
+(bench/results/generalisation.md). The recipe's network, trained the recipe's way, is `--recipe`.
 """
 
 from __future__ import annotations
