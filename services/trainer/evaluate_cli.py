@@ -73,9 +73,13 @@ def by_signer(settings: EvaluateSettings, data) -> None:
     for signer, accuracy in report.per_signer().items():
         print(f"{signer:<24} {accuracy:.3f}")
     worst_signer, worst = report.worst
-    print(f"leave-signers-out: mean {report.mean:.3f}, worst {worst:.3f} ({worst_signer}), "
+    spread = ", ".join(f"{seed}: {mean:.3f}" for seed, mean in report.mean_by_seed().items())
+    print(f"leave-signers-out: mean {report.mean:.3f} (seeds: {spread}), worst {worst:.3f} ({worst_signer}), "
           f"{report.collapses} of {len(report.folds)} trainings collapsed")
+    print("all signers:")
     print(confusion_table(scores_from_confusion(report.confusion(), report.labels)))
+    print(f"worst signer, {worst_signer}:")
+    print(confusion_table(scores_from_confusion(report.confusion(worst_signer), report.labels)))
 
 
 def main(argv: Sequence[str], prog: str = "signstream evaluate") -> int:

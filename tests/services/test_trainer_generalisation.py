@@ -102,9 +102,17 @@ def test_evaluate_by_signer_trains_real_models_and_reports_every_signer(service_
     assert sorted(per_signer) == ["signer_00", "signer_01", "signer_02", "signer_03"]
     summary = lines[4]
     assert summary.startswith("leave-signers-out: mean ") and "of 2 trainings collapsed" in summary
-    mean = float(summary.split("mean ")[1].split(",")[0])
+    mean = float(summary.split("mean ")[1].split(" ")[0])
     assert abs(mean - np.mean(list(per_signer.values()))) < 1e-3
-    assert lines[5].startswith("true \\ predicted")
+    assert "(seeds: 0: " in summary
+    worst = min(per_signer, key=per_signer.get)
+    assert lines[5] == "all signers:" and lines[6].startswith("true \\ predicted")
+    assert f"worst signer, {worst}:" in lines
+    worst_table = lines[lines.index(f"worst signer, {worst}:") + 1:]
+    assert worst_table[0].startswith("true \\ predicted")
+    # the worst signer's 90 sequences, one training per fold: its table counts only them
+    counts = [int(n) for row in worst_table[1:4] for n in row.split()[1:4]]
+    assert sum(counts) == 90
 
 
 def test_per_signer_confusion_and_seed_spread_come_from_the_predictions():
