@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import dataclass
 
 from common import RESULTS, SHARED, write_results
 
@@ -26,30 +27,47 @@ from services.trainer.generalisation import keras_fitter, leave_signers_out  # n
 from services.trainer.model import build_model  # noqa: E402
 from services.trainer.training import TrainOptions  # noqa: E402
 
-CONFIGS = [  # name, arch, normalise, augment, face, patience (0 = the recipe's fixed epochs)
-    ("recipe (baseline)", "recipe", False, False, True, 0),
-    ("recipe + normalise", "recipe", True, False, True, 10),
-    ("gru", "gru", False, False, True, 10),
-    ("gru + normalise", "gru", True, False, True, 10),
-    ("gru + normalise + augment", "gru", True, True, True, 10),
-    ("gru + normalise + augment, no face", "gru", True, True, False, 10),
-    ("conv + normalise + augment", "conv", True, True, True, 10),
-    ("conv + normalise + augment, no face", "conv", True, True, False, 10),
-    ("transformer + normalise + augment", "transformer", True, True, True, 10),
-    ("transformer + normalise + augment, no face", "transformer", True, True, False, 10),
-]
+@dataclass(frozen=True)
+class Config:
+    name: str
+    arch: str
+    normalise: bool = True
+    augment: bool = True
+    face: bool = False
+    hand_shape: bool = False
+    patience: int = 10  # 0: the recipe's fixed epochs
 
+    def options(self, epochs: int, seed: int) -> TrainOptions:
+        return TrainOptions(arch=self.arch, normalise=self.normalise, augment=self.augment, face=self.face,
+                            hand_shape=self.hand_shape, epochs=epochs, patience=self.patience, seed=seed)
 
-def inference_ms(arch: str, normalise: bool, face: bool, repeats: int = 200) -> float:
-    from services.classifier.runner import fast_runner
+    def inference_ms(self, repeats: int = 200) -> float:
+        """Served cost of one window: the classifier's TFLite runner at batch 1."""
+        from services.classifier.runner import fast_runner
 
-    runner = fast_runner(build_model(arch, 3, normalise=normalise, face=face))
-    window = np.random.default_rng(0).random((1, 30, 1662), dtype=np.float32)
-    runner(window)
-    started = time.perf_counter()
-    for _ in range(repeats):
+        runner = fast_runner(build_model(self.arch, 3, normalise=self.normalise, face=self.face,
+                                         hand_shape=self.hand_shape))
+        window = np.random.default_rng(0).random((1, 30, 1662), dtype=np.float32)
         runner(window)
-    return (time.perf_counter() - started) / repeats * 1000
+        started = time.perf_counter()
+        for _ in range(repeats):
+            runner(window)
+        return (time.perf_counter() - started) / repeats * 1000
+
+
+CONFIGS = [
+    Config("recipe (baseline)", "recipe", normalise=False, augment=False, face=True, patience=0),
+    Config("recipe + normalise", "recipe", augment=False, face=True),
+    Config("gru", "gru", normalise=False, augment=False, face=True),
+    Config("gru + normalise", "gru", augment=False, face=True),
+    Config("gru + normalise + augment", "gru", face=True),
+    Config("gru + normalise + augment, no face", "gru"),
+    Config("conv + normalise + augment", "conv", face=True),
+    Config("conv + normalise + augment, no face", "conv"),
+    Config("transformer + normalise + augment", "transformer", face=True),
+    Config("transformer + normalise + augment, no face", "transformer"),
+    Config("gru + normalise + augment, no face, hand shape", "gru", hand_shape=True),
+]
 
 
 def main() -> None:
@@ -63,16 +81,16 @@ def main() -> None:
     seeds = [int(s) for s in args.seeds.split(",")]
     data = load_data([SHARED / "datasets" / "signers"])
     rows = []
-    for name, arch, normalise, augment, face, patience in CONFIGS:
-        if args.only and name not in args.only.split(";"):
+    for config in CONFIGS:
+        if args.only and config.name not in args.only.split(";"):
             continue
         started = time.perf_counter()
-        fitter = keras_fitter(lambda seed: TrainOptions(arch=arch, normalise=normalise, augment=augment, face=face,
-                                                        epochs=args.epochs, patience=patience, seed=seed))
+        fitter = keras_fitter(lambda seed: config.options(args.epochs, seed))
         report = leave_signers_out(data, fitter, n_folds=args.folds, seeds=seeds)
         worst_signer, worst = report.worst
         rows.append({
-            "config": name, "arch": arch, "normalise": normalise, "augment": augment, "face": face,
+            "config": config.name, "arch": config.arch, "normalise": config.normalise, "augment": config.augment,
+            "face": config.face, "hand_shape": config.hand_shape,
             "mean_accuracy": round(report.mean, 3), "seed_std": round(report.seed_std, 3),
             "mean_by_seed": {str(k): round(v, 3) for k, v in report.mean_by_seed().items()},
             "worst_signer": worst_signer, "worst_accuracy": round(worst, 3),
@@ -80,7 +98,7 @@ def main() -> None:
             "per_signer": {k: round(v, 3) for k, v in report.per_signer().items()},
             "confusion": report.confusion().tolist(),
             "per_signer_confusion": {s: report.confusion(s).tolist() for s in report.per_signer()},
-            "inference_ms_per_window": round(inference_ms(arch, normalise, face), 3),
+            "inference_ms_per_window": round(config.inference_ms(), 3),
             "minutes": round((time.perf_counter() - started) / 60, 1),
         })
         print({k: v for k, v in rows[-1].items() if "confusion" not in k and k != "per_signer"}, flush=True)
@@ -91,7 +109,7 @@ def main() -> None:
             if (previous["folds"], previous["seeds"], previous["epochs"]) == (args.folds, seeds, args.epochs):
                 names = {r["config"] for r in rows}
                 rows = [r for r in previous["rows"] if r["config"] not in names] + rows
-                order = [c[0] for c in CONFIGS]
+                order = [c.name for c in CONFIGS]
                 rows.sort(key=lambda r: order.index(r["config"]) if r["config"] in order else len(order))
     lines = [
         f"# Leave-signers-out ({time.strftime('%Y-%m-%d')}; 12 dev signers, {args.folds} folds, seeds {seeds}, "

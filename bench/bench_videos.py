@@ -28,7 +28,6 @@ from bench_generalisation import CONFIGS  # noqa: E402
 from services.capture.sources import at_rate, open_source  # noqa: E402
 from services.trainer.data import load_data  # noqa: E402
 from services.trainer.generalisation import keras_fitter  # noqa: E402
-from services.trainer.training import TrainOptions  # noqa: E402
 from shared.codec import WINDOW, decode_jpeg, encode_jpeg  # noqa: E402
 
 VIDEOS = SHARED / "videos"
@@ -96,12 +95,11 @@ def main() -> None:
         print(f"{name}: {label}, {len(vectors) // PASSES} frames at {FPS:g} fps, a hand in {hands:.0%}", flush=True)
 
     rows = []
-    for config, arch, normalise, augment, face, patience in CONFIGS:
-        if config not in args.only.split(";"):
+    for config in CONFIGS:
+        if config.name not in args.only.split(";"):
             continue
         started = time.perf_counter()
-        fitter = keras_fitter(lambda seed: TrainOptions(arch=arch, normalise=normalise, augment=augment, face=face,
-                                                        epochs=args.epochs, patience=patience, seed=seed))
+        fitter = keras_fitter(lambda seed: config.options(args.epochs, seed))
         per_clip: dict[str, list[str]] = {name: [] for name in clip_windows}
         clips_right, window_accuracy = [], []
         for seed in seeds:
@@ -114,7 +112,7 @@ def main() -> None:
                 right += majority == label
                 window_accuracy.append(float(np.mean(predicted == label)))
             clips_right.append(right)
-        rows.append({"config": config, "clips": len(clip_windows), "clips_right_by_seed": clips_right,
+        rows.append({"config": config.name, "clips": len(clip_windows), "clips_right_by_seed": clips_right,
                      "mean_clips_right": float(np.mean(clips_right)),
                      "window_accuracy": round(float(np.mean(window_accuracy)), 3),
                      "majority_by_clip": per_clip, "minutes": round((time.perf_counter() - started) / 60, 1)})

@@ -78,3 +78,24 @@ class FramePosition(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return input_shape
+
+
+@keras.saving.register_keras_serializable(package="signstream")
+class HandShape(keras.layers.Layer):
+    """Appends each hand's points relative to its own wrist, in units of its palm length.
+
+    Body-relative points say where a hand is; these say what shape it makes (the I-love-you
+    hand, a flat hand), the same wherever the hand is and however large. The hands are the last
+    2 x 21 x 3 floats of both the full and the face-less layout; a missing hand stays zeros.
+    """
+
+    def call(self, x):
+        hands = ops.reshape(x[..., -2 * HAND_POINTS * 3:], (-1, ops.shape(x)[1], 2, HAND_POINTS, 3))
+        found = ops.cast(ops.any(ops.not_equal(hands, 0.0), axis=(-1, -2), keepdims=True), x.dtype)
+        wrist = hands[..., 0:1, :]
+        palm = ops.sqrt(ops.sum(ops.square(hands[..., 9:10, :] - wrist), axis=-1, keepdims=True))  # wrist to middle knuckle
+        local = (hands - wrist) / ops.maximum(palm, 1e-3) * found
+        return ops.concatenate([x, ops.reshape(local, (-1, ops.shape(x)[1], 2 * HAND_POINTS * 3))], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + 2 * HAND_POINTS * 3)

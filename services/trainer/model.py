@@ -98,23 +98,26 @@ def transformer(n_labels: int, features: int = VECTOR_SIZE, width: int = 64, blo
 BUILDERS = {"recipe": recipe, "gru": gru, "conv": conv, "transformer": transformer}
 
 
-def build_model(arch: str, n_labels: int, learning_rate: float = 1e-3, normalise: bool = False, face: bool = True):
+def build_model(arch: str, n_labels: int, learning_rate: float = 1e-3, normalise: bool = False, face: bool = True,
+                hand_shape: bool = False):
     """The network for `arch`, behind the chosen input layers; 1662 raw floats per frame in, always."""
     import keras
 
-    from services.trainer.layers import BodyNormalization, DropFace
+    from services.trainer.layers import BodyNormalization, DropFace, HandShape
 
     if arch not in BUILDERS:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(BUILDERS)}")
-    if face and not normalise:
+    if face and not normalise and not hand_shape:
         model = BUILDERS[arch](n_labels)
     else:
         inputs = keras.Input((WINDOW, VECTOR_SIZE))
         x = inputs if face else DropFace()(inputs)
         if normalise:
             x = BodyNormalization()(x)
+        if hand_shape:
+            x = HandShape()(x)
         network = BUILDERS[arch](n_labels, x.shape[-1])
-        prefix = ("normalised_" if normalise else "") + ("" if face else "noface_")
+        prefix = ("normalised_" if normalise else "") + ("" if face else "noface_") + ("handshape_" if hand_shape else "")
         model = keras.Model(inputs, network(x), name=prefix + network.name)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="categorical_crossentropy",
                   metrics=["categorical_accuracy"])

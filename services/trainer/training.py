@@ -25,6 +25,7 @@ class TrainOptions:
     normalise: bool = True  # keypoints relative to the body (BodyNormalization) before the network
     augment: bool = True  # each epoch sees every training window changed as real signing allows
     face: bool = False  # True: the network also sees the 468 face points (False: DropFace)
+    hand_shape: bool = False  # also give the network each hand relative to its wrist (HandShape)
     epochs: int = 200
     batch_size: int = 32
     learning_rate: float = 1e-3
@@ -67,7 +68,8 @@ def fit(data: Dataset, options: TrainOptions, log_dir: Path | None = None, verbo
     y_idx = np.array([labels.index(v) for v in data.y])
     train_idx, val_idx = stratified_split(data.y, options.val_fraction, options.seed)
     keras.utils.set_random_seed(options.seed)
-    model = build_model(options.arch, len(labels), options.learning_rate, options.normalise, options.face)
+    model = build_model(options.arch, len(labels), options.learning_rate, options.normalise, options.face,
+                        options.hand_shape)
     callbacks = []
     if log_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(log_dir)))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from services.classifier.runner import fast_runner
-from services.trainer.layers import BodyNormalization, DropFace
+from services.trainer.layers import BodyNormalization, DropFace, HandShape
 from services.trainer.model import ARCHITECTURES, build_model
 from tests.conftest import SIGNERS
 
@@ -20,9 +20,11 @@ def windows():
 
 
 @pytest.mark.parametrize("arch", ARCHITECTURES)
-@pytest.mark.parametrize("normalise,face", [(False, True), (True, True), (True, False)])
-def test_each_model_takes_1662_floats_and_the_served_tflite_model_agrees_with_keras(arch, normalise, face, windows):
-    model = build_model(arch, 3, normalise=normalise, face=face)
+@pytest.mark.parametrize("normalise,face,hand_shape", [(False, True, False), (True, True, False), (True, False, False),
+                                                       (True, False, True)])
+def test_each_model_takes_1662_floats_and_the_served_tflite_model_agrees_with_keras(arch, normalise, face, hand_shape,
+                                                                                    windows):
+    model = build_model(arch, 3, normalise=normalise, face=face, hand_shape=hand_shape)
     assert model.input_shape == (None, 30, 1662) and model.output_shape == (None, 3)
     served = fast_runner(model)
     assert type(served).__name__ == "TFLiteRunner"  # the fast path, not the tf.function fallback
@@ -53,3 +55,16 @@ def test_a_saved_model_without_the_face_loads_and_predicts_the_same(windows, tmp
     model.save(tmp_path / "model.keras")
     loaded = keras.models.load_model(tmp_path / "model.keras", compile=False)
     np.testing.assert_allclose(loaded(windows).numpy(), model(windows).numpy(), atol=1e-6)
+
+
+def test_hand_shape_is_the_same_wherever_the_hand_is_and_however_large(windows):
+    hands = windows[..., 1536:].reshape(4, 30, 2, 21, 3)
+    moved = hands * 1.7 + np.array([0.2, -0.1, 0.05], np.float32)
+    present = np.any(hands != 0, axis=(-1, -2), keepdims=True)
+    moved = np.where(present, moved, 0.0).astype(np.float32)  # a missing hand stays missing
+    moved_windows = windows.copy()
+    moved_windows[..., 1536:] = moved.reshape(4, 30, 126)
+    shape, moved_shape = HandShape()(windows).numpy()[..., 1662:], HandShape()(moved_windows).numpy()[..., 1662:]
+    np.testing.assert_allclose(moved_shape, shape, atol=1e-4)
+    missing = ~present[..., 0, 0]  # (4, 30, 2)
+    assert missing.any() and not np.any(shape.reshape(4, 30, 2, 63)[missing])
