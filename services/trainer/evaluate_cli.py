@@ -80,6 +80,11 @@ def by_signer(settings: EvaluateSettings, data) -> None:
     print(confusion_table(scores_from_confusion(report.confusion(), report.labels)))
     print(f"worst signer, {worst_signer}:")
     print(confusion_table(scores_from_confusion(report.confusion(worst_signer), report.labels)))
+    suspects = report.mislabelled()
+    if suspects:
+        print("recordings that look like another sign:")
+        for suspect in suspects:
+            print(f"  {suspect}")
 
 
 def main(argv: Sequence[str], prog: str = "signstream evaluate") -> int:

@@ -20,6 +20,11 @@ from services.trainer.metrics import scores
 Fitter = Callable[[Dataset, int], Callable[[np.ndarray], np.ndarray]]
 
 
+# A signer's recordings of a label that models which never saw them take for one other label this
+# often are more likely a different sign (or swapped folders) than a model error.
+MISLABELLED_SHARE = 2 / 3
+
+
 class LeakError(AssertionError):
     """A test signer's sequences reached training: the evaluation would be worthless."""
 
@@ -45,6 +50,23 @@ class FoldResult:
     signers: np.ndarray = field(repr=False, default_factory=lambda: np.array([], dtype=str))
     true: np.ndarray = field(repr=False, default_factory=lambda: np.array([], dtype=int))
     pred: np.ndarray = field(repr=False, default_factory=lambda: np.array([], dtype=int))
+
+
+@dataclass(frozen=True)
+class Suspect:
+    """One signer's recordings of `label` that look like `looks_like` to models that never saw them."""
+
+    signer: str
+    label: str
+    looks_like: str
+    count: int
+    total: int
+    swapped: bool  # the same signer's `looks_like` recordings look like `label`: folders swapped
+
+    def __str__(self) -> str:
+        hint = "labels swapped?" if self.swapped else "another sign recorded under this label?"
+        return (f"{self.signer}: {self.count} of {self.total} '{self.label}' recordings look like "
+                f"'{self.looks_like}' to models that never saw this signer; check that they show the sign ({hint})")
 
 
 @dataclass
@@ -93,6 +115,25 @@ class Report:
             mask = slice(None) if signer is None else fold.signers == signer
             np.add.at(matrix, (fold.true[mask], fold.pred[mask]), 1)
         return matrix
+
+    def mislabelled(self, share: float = MISLABELLED_SHARE) -> list[Suspect]:
+        """Signer and label pairs whose recordings are mostly taken for one other label.
+
+        A model that generalises still fails on recordings that show another sign than their
+        folder says; naming them tells the user what to re-record rather than what to retrain.
+        """
+        found = []
+        for signer in self.per_signer():
+            matrix = self.confusion(signer)
+            for t, label in enumerate(self.labels):
+                row = matrix[t].copy()
+                row[t] = -1
+                p = int(np.argmax(row))
+                if matrix[t].sum() and row[p] >= share * matrix[t].sum():
+                    found.append((signer, label, self.labels[p], int(row[p]), int(matrix[t].sum())))
+        pairs = {(signer, label, looks_like) for signer, label, looks_like, *_ in found}
+        return [Suspect(signer, label, looks_like, count, total, (signer, looks_like, label) in pairs)
+                for signer, label, looks_like, count, total in found]
 
 
 def leave_signers_out(data: Dataset, fit: Fitter, n_folds: int, seeds: list[int], fold_seed: int = 0) -> Report:
