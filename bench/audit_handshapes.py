@@ -30,7 +30,7 @@ WRIST, MIDDLE_KNUCKLE = 0, 9
 
 def finger_extension(windows: np.ndarray) -> np.ndarray:
     """(n, 30, 1662) -> (n, 4): per sequence, the median over found hands of tip-to-wrist / palm length."""
-    hands = windows[..., FACE_END:].reshape(len(windows), -1, 2, HAND_POINTS, 3).reshape(len(windows), -1, HAND_POINTS, 3)
+    hands = windows[..., FACE_END:].reshape(len(windows), -1, HAND_POINTS, 3)  # both hands of every frame
     found = np.any(hands != 0, axis=(-1, -2))
     wrist = hands[..., WRIST, :]
     palm = np.linalg.norm(hands[..., MIDDLE_KNUCKLE, :] - wrist, axis=-1)
@@ -49,7 +49,8 @@ def shape(profile: np.ndarray, extended: float) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--extended", type=float, default=1.4, help="palm lengths from the wrist that count as a stretched finger")
+    parser.add_argument("--extended", type=float, default=1.4,
+                        help="palm lengths from the wrist that count as a stretched finger")
     args = parser.parse_args()
     data = load_data([SHARED / "datasets" / "signers"])
     signers = sorted(set(data.groups.tolist()))
@@ -69,17 +70,21 @@ def main() -> None:
     differing = sorted({r["signer"] for r in rows if r["differs"]})
     lines = [f"# Handshapes of the dev signers ({time.strftime('%Y-%m-%d')}; no model involved)", "",
              "Fingertip to wrist in palm lengths (index, middle, ring, pinky; median over sequences), read as the "
-             f"fingers stretched at {args.extended} or more: `I··P` the I-love-you hand, `IMRP` a flat hand, `····` a fist.",
+             f"fingers stretched at {args.extended} or more: `I··P` the I-love-you hand, `IMRP` a flat hand, "
+             "`····` a fist.",
              "", "Usual shape per label: " + ", ".join(f"{label} `{usual[label]}`" for label in data.labels), "",
              "| signer | " + " | ".join(data.labels) + " |", "| --- |" + " --- |" * len(data.labels)]
     for signer in signers:
         cells = []
         for r in (r for r in rows if r["signer"] == signer):
             numbers = " ".join(f"{v:.1f}" for v in r["profile"].values())
-            note = (" **differs**" + (f": the {'/'.join(r['shape_of'])} shape" if r["shape_of"] else "")) if r["differs"] else ""
+            note = ""
+            if r["differs"]:
+                note = " **differs**" + (f": the {'/'.join(r['shape_of'])} shape" if r["shape_of"] else "")
             cells.append(f"`{r['shape']}` {numbers}{note}")
         lines.append(f"| {signer} | " + " | ".join(cells) + " |")
-    lines += ["", f"Signers with a label recorded in another handshape than most signers use: {', '.join(differing) or 'none'}."]
+    lines += ["", "Signers with a label recorded in another handshape than most signers use: "
+              f"{', '.join(differing) or 'none'}."]
     write_results("handshapes", {"extended": args.extended, "labels": data.labels, "usual": usual,
                                  "rows": rows, "differing_signers": differing}, lines)
     print("\n".join(lines))

@@ -161,11 +161,13 @@ def leave_signers_out(data: Dataset, fit: Fitter, n_folds: int, seeds: list[int]
 
 
 def keras_fitter(options_for_seed) -> Fitter:
-    """A Fitter that trains with the trainer's own `fit` (early stopping on a split of the training signers)."""
-    from services.trainer.training import fit, predict_labels
+    """A Fitter that trains as the trainer does: the audit (if chosen) and `fit` with early stopping,
+    both on the training signers only."""
+    from services.trainer.training import audited, fit, predict_labels
 
     def fitter(train: Dataset, seed: int):
-        model, labels, *_ = fit(train, options_for_seed(seed), verbose=0)
+        options = options_for_seed(seed)
+        model, labels, *_ = fit(audited(train, options)[0], options, verbose=0)
         return lambda X: predict_labels(model, X)
 
     return fitter

@@ -14,11 +14,11 @@ from shared.codec import VECTOR_SIZE, WINDOW
 ARCHITECTURES = ("gru", "conv", "transformer", "recipe")
 
 
-def resolve_training(recipe_way: bool, arch: str, normalise: bool, augment: bool, face: bool) -> dict:
-    """Model and data choices; `recipe_way` is the notebook exactly: its network, raw keypoints, no augmentation."""
+def resolve_training(recipe_way: bool, arch: str, normalise: bool, augment: bool, face: bool, audit: bool) -> dict:
+    """Model and data choices; `recipe_way` is the notebook exactly: its network, raw keypoints, all data as given."""
     if recipe_way:
-        return {"arch": "recipe", "normalise": False, "augment": False, "face": True}
-    return {"arch": arch, "normalise": normalise, "augment": augment, "face": face}
+        return {"arch": "recipe", "normalise": False, "augment": False, "face": True, "audit": False}
+    return {"arch": arch, "normalise": normalise, "augment": augment, "face": face, "audit": audit}
 
 
 def recipe(n_labels: int, features: int = VECTOR_SIZE):

@@ -25,7 +25,7 @@ from shared.messages import TrainRequest, TrainResult
 log = logging.getLogger(__name__)
 
 # Options a request may set; where models go and which Redis to use stay the operator's choice.
-REQUEST_OPTIONS = {"recipe", "arch", "normalise", "augment", "face", "epochs", "batch_size", "learning_rate", "val_fraction", "patience", "seed",
+REQUEST_OPTIONS = {"recipe", "arch", "normalise", "augment", "face", "audit", "epochs", "batch_size", "learning_rate", "val_fraction", "patience", "seed",
                    "min_accuracy", "actions"}
 
 

@@ -20,9 +20,11 @@ class ModelChoices(CommonSettings):
     normalise: bool = Field(True, description="make keypoints relative to the body (shoulder centre and width) first")
     augment: bool = Field(True, description="train on windows changed as real signing allows: mirror, turn, speed, lost hands")
     face: bool = Field(False, description="also feed the 468 face points to the network (default: pose and hands only)")
+    audit: bool = Field(False, description="with 3+ sources (signer files, MP_DATA folders): first leave out a source's "
+                                           "recordings of a sign that quick models trained on the others take for another")
 
     def model_choices(self) -> dict:
-        return resolve_training(self.recipe, self.arch, self.normalise, self.augment, self.face)
+        return resolve_training(self.recipe, self.arch, self.normalise, self.augment, self.face, self.audit)
 
 
 class TrainerSettings(ModelChoices):

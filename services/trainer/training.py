@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from services.trainer.acceptance import Verdict, judge
+from services.trainer.audit import AuditResult, audit_labels
 from services.trainer.data import Dataset
 from services.trainer.metrics import save_confusion_png, scores
 from services.trainer.model import build_model
@@ -26,6 +27,8 @@ class TrainOptions:
     augment: bool = True  # each epoch sees every training window changed as real signing allows
     face: bool = False  # True: the network also sees the 468 face points (False: DropFace)
     hand_shape: bool = False  # also give the network each hand relative to its wrist (HandShape)
+    audit: bool = False  # first leave out groups whose labels contradict the other sources (audit.py)
+    audit_epochs: int = 20  # epochs of each quick model the audit trains
     epochs: int = 200
     batch_size: int = 32
     learning_rate: float = 1e-3
@@ -122,10 +125,22 @@ def predict_labels(model, X: np.ndarray, batch_size: int = 64) -> np.ndarray:
     return np.argmax(model.predict(X, batch_size=batch_size, verbose=0), axis=1)
 
 
+def audited(data: Dataset, options: TrainOptions) -> tuple[Dataset, AuditResult | None]:
+    """The data to train on: with `options.audit`, without the groups whose labels contradict the rest."""
+    if not options.audit:
+        return data, None
+    result = audit_labels(data, options)
+    log.info("%s", result.note)
+    for suspect in result.left_out:
+        log.warning("left out of training: %s (--no-audit keeps them)", suspect)
+    return result.kept, result
+
+
 def train(data: Dataset, options: TrainOptions, store: ModelStore, verbose: int | None = None) -> TrainOutcome:
     """Train, then write the whole version directory at once; nothing is left behind on failure."""
     building = store.begin()
     try:
+        data, audit = audited(data, options)
         model, labels, val_idx, history, seconds_per_epoch = fit(data, options, building / "logs", verbose)
         y_idx = np.array([labels.index(v) for v in data.y])
         metrics = scores(y_idx[val_idx], predict_labels(model, data.X[val_idx]), labels)
@@ -143,7 +158,8 @@ def train(data: Dataset, options: TrainOptions, store: ModelStore, verbose: int 
         write_json(building / "metrics.json", metrics)
         write_json(building / "options.json", asdict(options))
         write_json(building / "data.json", {"sources": data.sources, "counts": data.counts(),
-                                            "validation_counts": {l: int((data.y[val_idx] == l).sum()) for l in labels}})
+                                            "validation_counts": {l: int((data.y[val_idx] == l).sum()) for l in labels},
+                                            "audit": audit.to_json() if audit else None})
         save_confusion_png(metrics, building / "confusion.png", "validation")
         version = store.commit(building)
     except BaseException:

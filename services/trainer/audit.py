@@ -1,0 +1,72 @@
+"""Recordings whose label contradicts every other source, found before training and left out.
+
+Data pooled from several people carries their mistakes: a signer who swapped two folders, or
+recorded another sign under a label (4 of the 12 dev signers do, bench/results/handshapes.md).
+Trained on, such recordings teach the model the wrong sign for everyone. Quick models trained
+leave-sources-out name the (source, label) groups that models which never saw that source take
+for one other label; those groups are left out, and the run says which and why. It needs three
+or more sources (signer files or MP_DATA folders): with fewer there is no majority to trust.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from services.trainer.data import Dataset
+from services.trainer.generalisation import Fitter, Suspect, keras_fitter, leave_signers_out
+
+log = logging.getLogger(__name__)
+
+MIN_SOURCES = 3
+FOLDS = 3
+
+
+@dataclass
+class AuditResult:
+    kept: Dataset
+    left_out: list[Suspect]
+    note: str  # what the audit did, for the log and data.json
+
+    def to_json(self) -> dict:
+        return {"note": self.note, "left_out": [{"source": s.signer, "label": s.label, "looks_like": s.looks_like,
+                                                 "count": s.count, "total": s.total} for s in self.left_out]}
+
+
+def audit_labels(data: Dataset, options, fitter: Fitter | None = None) -> AuditResult:
+    """`data` without the groups whose recordings look like another label to models that never saw them.
+
+    The quick models are `options`' network trained for `options.audit_epochs`; `fitter` replaces them.
+    """
+    sources = sorted(set(data.groups.tolist()))
+    if len(sources) < MIN_SOURCES:
+        return AuditResult(data, [], f"not audited: {len(sources)} source(s), the audit needs {MIN_SOURCES} or more")
+    for label in data.labels:
+        with_label = set(data.groups[data.y == label].tolist())
+        if len(with_label) < 2:
+            return AuditResult(data, [], f"not audited: only {', '.join(with_label)} recorded {label!r}")
+    if fitter is None:
+        quick = replace(options, audit=False, epochs=options.audit_epochs, patience=0)
+        fitter = keras_fitter(lambda seed: replace(quick, seed=seed))
+    try:
+        report = leave_signers_out(data, fitter, n_folds=min(FOLDS, len(sources)), seeds=[options.seed])
+    except ValueError as e:  # a fold's training sources lack a label
+        return AuditResult(data, [], f"not audited: {e}")
+    left_out = []
+    for label in data.labels:
+        flagged = [s for s in report.mislabelled() if s.label == label]
+        with_label = len(set(data.groups[data.y == label].tolist()))
+        if len(flagged) * 2 >= with_label:
+            # Half the people cannot all be wrong: the quick models failed to learn this sign.
+            log.warning("audit: %d of %d sources' %r recordings look like another sign; keeping them all",
+                        len(flagged), with_label, label)
+            continue
+        left_out.extend(flagged)
+    drop = np.zeros(len(data.y), dtype=bool)
+    for s in left_out:
+        drop |= (data.groups == s.signer) & (data.y == s.label)
+    note = (f"audited {len(sources)} sources: left out {int(drop.sum())} of {len(data.y)} sequences"
+            if left_out else f"audited {len(sources)} sources: every label agrees with the others")
+    return AuditResult(data.subset(~drop), left_out, note)
