@@ -157,7 +157,7 @@ def test_the_default_is_the_leave_signers_out_winner_and_the_recipe_is_one_optio
     assert (recipe.arch, recipe.normalise, recipe.augment, recipe.face) == ("recipe", False, False, True)
     mixed = options_from(load_settings(TrainCommandSettings, ["--data", "x", "--arch", "transformer", "--face"], "train"))
     assert (mixed.arch, mixed.normalise, mixed.augment, mixed.face) == ("transformer", True, True, True)
-    # The label audit is a choice (it doubles training time for a gain within seed noise), never the recipe's.
+    # The label audit is a choice (it doubles training time and gained nothing over four seeds), never the recipe's.
     assert default.audit is False
     assert options_from(load_settings(TrainCommandSettings, ["--data", "x", "--audit"], "train")).audit is True
     assert options_from(load_settings(TrainCommandSettings, ["--data", "x", "--audit", "--recipe"], "train")).audit is False
