@@ -24,10 +24,9 @@ from common import SHARED, write_results
 
 import numpy as np  # noqa: E402
 
-from bench_generalisation import CONFIGS  # noqa: E402
+from bench_generalisation import CONFIGS, config_fitter  # noqa: E402
 from services.capture.sources import at_rate, open_source  # noqa: E402
 from services.trainer.data import load_data  # noqa: E402
-from services.trainer.generalisation import keras_fitter  # noqa: E402
 from shared.codec import WINDOW, decode_jpeg, encode_jpeg  # noqa: E402
 
 VIDEOS = SHARED / "videos"
@@ -99,7 +98,7 @@ def main() -> None:
         if config.name not in args.only.split(";"):
             continue
         started = time.perf_counter()
-        fitter = keras_fitter(lambda seed: config.options(args.epochs, seed))
+        fitter = config_fitter(config, args.epochs)
         per_clip: dict[str, list[str]] = {name: [] for name in clip_windows}
         clips_right, window_accuracy = [], []
         for seed in seeds:
