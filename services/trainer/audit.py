@@ -43,10 +43,10 @@ def audit_labels(data: Dataset, options, fitter: Fitter | None = None) -> AuditR
     sources = sorted(set(data.groups.tolist()))
     if len(sources) < MIN_SOURCES:
         return AuditResult(data, [], f"not audited: {len(sources)} source(s), the audit needs {MIN_SOURCES} or more")
-    for label in data.labels:
-        with_label = set(data.groups[data.y == label].tolist())
-        if len(with_label) < 2:
-            return AuditResult(data, [], f"not audited: only {', '.join(with_label)} recorded {label!r}")
+    sources_of = {label: set(data.groups[data.y == label].tolist()) for label in data.labels}
+    for label, recorded_by in sources_of.items():
+        if len(recorded_by) < 2:
+            return AuditResult(data, [], f"not audited: only {', '.join(recorded_by)} recorded {label!r}")
     if fitter is None:
         quick = replace(options, audit=False, epochs=options.audit_epochs, patience=0)
         fitter = keras_fitter(lambda seed: replace(quick, seed=seed))
@@ -54,14 +54,14 @@ def audit_labels(data: Dataset, options, fitter: Fitter | None = None) -> AuditR
         report = leave_signers_out(data, fitter, n_folds=min(FOLDS, len(sources)), seeds=[options.seed])
     except ValueError as e:  # a fold's training sources lack a label
         return AuditResult(data, [], f"not audited: {e}")
+    suspects = report.mislabelled()
     left_out = []
-    for label in data.labels:
-        flagged = [s for s in report.mislabelled() if s.label == label]
-        with_label = len(set(data.groups[data.y == label].tolist()))
-        if len(flagged) * 2 >= with_label:
+    for label, recorded_by in sources_of.items():
+        flagged = [s for s in suspects if s.label == label]
+        if len(flagged) * 2 >= len(recorded_by):
             # Half the people cannot all be wrong: the quick models failed to learn this sign.
             log.warning("audit: %d of %d sources' %r recordings look like another sign; keeping them all",
-                        len(flagged), with_label, label)
+                        len(flagged), len(recorded_by), label)
             continue
         left_out.extend(flagged)
     drop = np.zeros(len(data.y), dtype=bool)
