@@ -58,6 +58,9 @@ class RedisServer:
             [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.workdir),
              *durability],
             stdout=subprocess.DEVNULL,
+            # Out of the terminal's process group: Ctrl-C would stop it at once, before the services
+            # it serves have acknowledged the messages in hand. Its owner stops it last.
+            start_new_session=True,
         )
         client = redis.Redis(port=self.port)
         deadline = time.monotonic() + timeout_s
