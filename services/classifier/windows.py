@@ -41,6 +41,10 @@ class CameraWindow:
     gap_since_ms: int | None = None
     late: int = 0
     skipped: int = 0
+    # Start after the last hole among the first frames, dropping those before it: for a reader that
+    # joins a live stream, whose first frames may miss a predecessor that arrived just before it
+    # began reading. The classifier starts at the lowest instead; the recorder needs no hole.
+    start_after_holes: bool = False
 
     def add(self, seq: int, vector: np.ndarray, capture_ts_ms: int, now_ms: int) -> list[ReadyWindow]:
         """Take one frame; return the windows that became ready, in capture order."""
@@ -81,6 +85,10 @@ class CameraWindow:
         if len(self.pending) < START_FRAMES and now_ms - self.gap_since_ms < self.gap_wait_ms:
             return False
         self.next_seq = min(self.pending)
+        if self.start_after_holes:
+            self.next_seq = max(seq for seq in self.pending if seq - 1 not in self.pending)
+            for seq in [seq for seq in self.pending if seq < self.next_seq]:
+                del self.pending[seq]
         return True
 
     def _push(self, seq: int, vector: np.ndarray, ts: int) -> ReadyWindow | None:

@@ -62,8 +62,9 @@ class Recorder:
         self.stop = stop
 
     def record_one(self) -> np.ndarray | None:
-        """The next 30 frames in capture order, from frames published after this call; None if stopped."""
-        window = CameraWindow(self.camera, stride=WINDOW, gap_wait_ms=self.gap_wait_ms)
+        """The next 30 consecutive frames in capture order, from frames published after this call (never one
+        whose predecessor arrived just before it); None if stopped."""
+        window = CameraWindow(self.camera, stride=WINDOW, gap_wait_ms=self.gap_wait_ms, start_after_holes=True)
         last_id = "$"
         last_frame_at = time.monotonic()
         while not self.stop.is_set():

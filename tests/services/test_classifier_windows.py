@@ -68,3 +68,17 @@ def test_cameras_have_separate_windows():
 def test_a_vector_of_the_wrong_size_is_refused():
     with pytest.raises(ValueError, match="expected"):
         Windows(stride=1, gap_wait_ms=0).add("c", 0, np.zeros(10, np.float32), 0, 0)
+
+
+def test_a_reader_joining_a_live_stream_starts_after_the_hole_its_start_left():
+    # 49 arrived just before reading began; its pair 48 just after, then 50 onwards.
+    from services.classifier.windows import CameraWindow
+
+    arrivals = [48] + list(range(50, 90))
+    lowest = CameraWindow("c", stride=30, gap_wait_ms=100)
+    after_holes = CameraWindow("c", stride=30, gap_wait_ms=100, start_after_holes=True)
+    ready_lowest = [w for t, seq in enumerate(arrivals) for w in lowest.add(seq, vec(seq), 1000 + seq, now_ms=t * 50)]
+    ready_after = [w for t, seq in enumerate(arrivals) for w in after_holes.add(seq, vec(seq), 1000 + seq, now_ms=t * 50)]
+    assert ready_lowest[0].frames[:2, 0].tolist() == [48, 50] and lowest.skipped == 1  # a hole inside
+    assert ready_after[0].frames[:, 0].tolist() == list(range(50, 80)) and after_holes.skipped == 0
+    assert not after_holes.pending or min(after_holes.pending) >= after_holes.next_seq

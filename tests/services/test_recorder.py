@@ -49,6 +49,26 @@ def test_collect_appends_complete_sequences_in_capture_order_after_existing_ones
     assert any("sequence 3" in line for line in said)
 
 
+def test_a_recording_never_has_a_hole_where_it_joined_the_stream(r, keys):
+    # Two workers finish 49 before 48; recording starts reading between the two.
+    def publish(seq):
+        r.xadd(keys.keypoints("cam2"), KeypointsMessage.from_vector(
+            vector=np.full(1662, seq, np.float32), camera="cam2", seq=seq, capture_ts_ms=int(time.time() * 1000),
+            parts=(), worker="t", processing_ms=0.0).encode())
+
+    publish(49)
+    recorder = Recorder(r, keys, "cam2", gap_wait_ms=200, timeout_s=10, stop=threading.Event())
+    recorded = []
+    reading = threading.Thread(target=lambda: recorded.append(recorder.record_one()), daemon=True)
+    reading.start()
+    time.sleep(0.5)  # the recorder is blocked on XREAD from '$' by now
+    for seq in [48] + list(range(50, 90)):
+        publish(seq)
+        time.sleep(0.005)
+    reading.join(10)
+    assert [int(f[0]) for f in recorded[0]] == list(range(50, 80))
+
+
 def test_collect_without_keypoints_arriving_says_what_to_start(r, keys, tmp_path):
     recorder = Recorder(r, keys, "nobody", gap_wait_ms=100, timeout_s=0.5, stop=threading.Event())
     with pytest.raises(SourceError, match="is `signstream up`"):
