@@ -11,25 +11,7 @@ import pytest
 from services.trainer.audit import audit_labels
 from services.trainer.training import TrainOptions
 from tests.conftest import SIGNERS, signstream_cmd
-from tests.services.test_trainer_generalisation import fake_data
-
-
-def fitter_taking(wrong: dict[tuple[int, str], str], data):
-    """A fitter right about every recording except signer number and label -> the label it is taken for."""
-
-    def fitter(train, seed):
-        labels = train.labels
-
-        def predict(X):
-            out = []
-            for x in X:
-                signer, label = int(x[0, 0]), str(data.y[int(x[0, 1])])
-                out.append(labels.index(wrong.get((signer, label), label)))
-            return np.array(out)
-
-        return predict
-
-    return fitter
+from tests.services.test_trainer_generalisation import fake_data, fitter_taking
 
 
 def test_a_swapped_source_is_left_out_for_those_labels_only():
