@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import redis
 
-from shared.keys import Keys
+from shared.keys import CAMERA_ID, Keys
+
+log = logging.getLogger(__name__)
+
+MAX_CAMERAS = 256  # one reader serving more is a misconfiguration or a flood, not a deployment
 
 
 class CameraDirectory:
@@ -18,9 +23,27 @@ class CameraDirectory:
         self.refresh_s = refresh_s
         self._names: list[str] = []
         self._read_at = float("-inf")
+        self._refused: set[str] = set()
 
     def names(self) -> list[str]:
         if time.monotonic() - self._read_at >= self.refresh_s:
-            self._names = sorted(k.decode() for k in self.redis.hkeys(self.keys.cameras))
+            self._names = self._valid(self.redis.hkeys(self.keys.cameras))
             self._read_at = time.monotonic()
         return self._names
+
+    def _valid(self, raw: list[bytes]) -> list[str]:
+        names, refused = [], []
+        for key in raw:
+            name = key.decode(errors="replace")
+            (names if CAMERA_ID.match(name) else refused).append(name)
+        new = [n for n in refused if n not in self._refused]
+        if new:
+            log.warning("ignoring %d entries of %s that are not camera ids (1-64 letters, digits, '_', '.', '-'), "
+                        "e.g. %r: remove them with HDEL", len(refused), self.keys.cameras, new[0][:40])
+            self._refused = set(refused[:1000])
+        names.sort()
+        if len(names) > MAX_CAMERAS:
+            log.warning("%s lists %d cameras; serving the first %d: remove stale ones with HDEL",
+                        self.keys.cameras, len(names), MAX_CAMERAS)
+            names = names[:MAX_CAMERAS]
+        return names

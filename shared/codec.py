@@ -53,7 +53,12 @@ def decode_jpeg(data: bytes) -> np.ndarray:
     """JPEG bytes -> BGR image; MalformedMessage when the bytes are not an image."""
     import cv2
 
-    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if not data:
+        raise MalformedMessage("frame data is empty: not an image")
+    try:
+        image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error as e:  # OpenCV raises on some corrupt headers instead of returning None
+        raise MalformedMessage(f"frame of {len(data)} bytes is not a decodable image ({e.msg.strip()[:80]})") from None
     if image is None:
         raise MalformedMessage(f"frame of {len(data)} bytes is not a decodable image")
     return image

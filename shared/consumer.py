@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import redis
 
 from shared.errors import SignstreamError
+from shared.logs import Throttled
 from shared.keys import Keys
 from shared.messages import DeadLetter, dead_payload, now_ms
 from shared.redis_client import CONNECTION_ERRORS, Backoff
@@ -71,6 +72,7 @@ class StreamConsumer(ABC):
         self._groups: set[str] = set()
         self._read_backlog = True  # after a (re)start, our own pending entries come first
         self._last_claim = 0.0
+        self._throttled = Throttled(log)
 
     # --- what a service provides -------------------------------------------------------------
 
@@ -154,11 +156,13 @@ class StreamConsumer(ABC):
 
     def dead_in(self, pipe: redis.client.Pipeline, entry: Entry, error: BaseException) -> None:
         """Queue a copy of `entry` on `dead`, with the reason, and count it."""
-        reason = f"{type(error).__name__}: {error}"
+        reason = f"{type(error).__name__}: {error}"[:500]
         expected = isinstance(error, (SignstreamError, LookupError))
-        # An unexpected error is a bug to fix: its traceback goes with the line.
-        log.warning("entry %s of %s sent to %s: %s", entry.id, entry.stream, self.keys.dead, reason,
-                    exc_info=None if expected else error)
+        # An unexpected error is a bug to fix: its traceback goes with the line. A flood of the same
+        # failure is one line now and then, with a count.
+        self._throttled(logging.WARNING, f"{entry.stream}\0{type(error).__name__}",
+                        "entry %s of %s sent to %s: %s", entry.id, entry.stream[:100], self.keys.dead, reason,
+                        exc_info=None if expected else error)
         letter = DeadLetter(
             service=self.service,
             worker=self.worker,

@@ -6,7 +6,12 @@ deployments can share one Redis.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+# Camera ids become parts of stream keys and of every message: short, and safe in a shell,
+# a URL and a file name.
+CAMERA_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 GROUP_KEYPOINTS = "keypoints"
 GROUP_CLASSIFIER = "classifier"
@@ -14,6 +19,14 @@ GROUP_TRAINER = "trainer"
 
 FRAMES_PREFIX = "frames:"
 KEYPOINTS_PREFIX = "keypoints:"
+
+
+def check_camera_id(camera: str) -> str:
+    """The camera id if it is 1-64 characters of letters, digits, '_', '.' and '-'; else ValueError."""
+    if not isinstance(camera, str) or not CAMERA_ID.match(camera):
+        shown = repr(camera[:40]) + ("..." if len(camera) > 40 else "") if isinstance(camera, str) else repr(camera)
+        raise ValueError(f"camera id {shown} is not 1-64 letters, digits, '_', '.' or '-'")
+    return camera
 
 
 @dataclass(frozen=True)
@@ -70,5 +83,5 @@ class Keys:
         """The camera id inside a `frames:<camera>` or `keypoints:<camera>` key."""
         head = self._key(prefix)
         if not stream_key.startswith(head):
-            raise ValueError(f"{stream_key!r} is not a {head}<camera> key")
-        return stream_key[len(head):]
+            raise ValueError(f"{stream_key[:80]!r} is not a {head}<camera> key")
+        return check_camera_id(stream_key[len(head):])

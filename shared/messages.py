@@ -22,9 +22,16 @@ import numpy as np
 
 from shared.codec import pack, unpack, vector_from_bytes, vector_to_bytes
 from shared.errors import DecodeError
+from shared.keys import check_camera_id
 
 ENVELOPE_FIELD = "msg"
+GAP_FIELD = "gap"
 PARTS = ("pose", "face", "left_hand", "right_hand")
+MAX_SEQ = 2**53  # what a JSON reader (and a float) still holds exactly
+MAX_SIDE = 16384  # pixels: no camera delivers more, and a larger claim is a bad or hostile entry
+MAX_FRAME_BYTES = 32 * 1024 * 1024
+MAX_TEXT = 128  # worker ids and other short names inside envelopes
+DEAD_VALUE_CHARS = 512  # a dead letter keeps this much of each original field
 
 T = TypeVar("T")
 
@@ -42,19 +49,20 @@ def _fields_text(fields: Mapping) -> dict[str, Any]:
 
 
 class Envelope:
-    """A message carried as one msgpack map in the entry field `msg`."""
+    """A message carried as one msgpack map in one entry field (`msg`, unless the class says otherwise)."""
 
     SCHEMA: ClassVar[int] = 1
+    FIELD: ClassVar[str] = ENVELOPE_FIELD
 
     def encode(self) -> dict[str, bytes]:
         body = {"v": self.SCHEMA, **dataclasses.asdict(self)}  # type: ignore[call-overload]
-        return {ENVELOPE_FIELD: pack(body)}
+        return {self.FIELD: pack(body)}
 
     @classmethod
     def decode(cls: type[T], fields: Mapping) -> T:
-        raw = _fields_text(fields).get(ENVELOPE_FIELD)
+        raw = _fields_text(fields).get(cls.FIELD)  # type: ignore[attr-defined]
         if raw is None:
-            raise DecodeError(f"entry has no '{ENVELOPE_FIELD}' field")
+            raise DecodeError(f"entry has no '{cls.FIELD}' field")  # type: ignore[attr-defined]
         body = unpack(raw if isinstance(raw, bytes) else _text(raw).encode())
         version = body.pop("v", None)
         if version != cls.SCHEMA:  # type: ignore[attr-defined]
@@ -67,8 +75,27 @@ class Envelope:
         try:
             values = {n: _coerce(hints[n], body[n]) for n in names}
             return cls(**values)
-        except (TypeError, ValueError, DecodeError) as e:
+        except DecodeError:
+            raise
+        except (TypeError, ValueError) as e:
             raise DecodeError(f"{cls.__name__}: {e}") from e
+
+
+def _check_header(camera: str, seq: int, capture_ts_ms: int) -> None:
+    """What every per-frame envelope must hold before anything keys state or streams on it."""
+    try:
+        check_camera_id(camera)
+    except ValueError as e:
+        raise DecodeError(str(e)) from None
+    if not 0 <= seq < MAX_SEQ:
+        raise DecodeError(f"seq {seq} out of range [0, 2**53)")
+    if not 0 < capture_ts_ms < MAX_SEQ:
+        raise DecodeError(f"capture_ts_ms {capture_ts_ms} is not a Unix time in milliseconds")
+
+
+def _check_text(name: str, value: str) -> None:
+    if len(value) > MAX_TEXT:
+        raise DecodeError(f"{name} is {len(value)} characters, at most {MAX_TEXT}")
 
 
 def _coerce(kind: Any, value: Any) -> Any:
@@ -103,6 +130,14 @@ class FrameMessage(Envelope):
     encoding: str
     data: bytes
 
+    def __post_init__(self) -> None:
+        _check_header(self.camera, self.seq, self.capture_ts_ms)
+        if not (0 < self.width <= MAX_SIDE and 0 < self.height <= MAX_SIDE):
+            raise DecodeError(f"frame size {self.width}x{self.height} outside 1..{MAX_SIDE} pixels a side")
+        _check_text("encoding", self.encoding)
+        if len(self.data) > MAX_FRAME_BYTES:
+            raise DecodeError(f"frame data is {len(self.data)} bytes, at most {MAX_FRAME_BYTES}")
+
 
 @dataclass(frozen=True)
 class KeypointsMessage(Envelope):
@@ -125,11 +160,44 @@ class KeypointsMessage(Envelope):
         return vector_from_bytes(self.vector_f32)
 
     def __post_init__(self) -> None:
+        _check_header(self.camera, self.seq, self.capture_ts_ms)
+        _check_text("worker", self.worker)
         if len(self.vector_f32) != 1662 * 4:
             raise DecodeError(f"keypoint vector is {len(self.vector_f32)} bytes, expected {1662 * 4}")
+        if not np.isfinite(self.vector).all():
+            raise DecodeError("keypoint vector holds NaN or infinity")
         unknown = set(self.parts) - set(PARTS)
         if unknown:
-            raise DecodeError(f"unknown parts {sorted(unknown)}")
+            raise DecodeError(f"unknown parts {sorted(unknown)[:4]}")
+
+
+@dataclass(frozen=True)
+class FrameGap(Envelope):
+    """A frame a keypoint worker dropped (too old to be worth processing), on `keypoints:<camera>`.
+
+    Written in the same transaction that acknowledges the frame, so the classifier knows at once
+    that the slot will stay empty instead of waiting for it.
+    """
+
+    FIELD: ClassVar[str] = GAP_FIELD
+
+    camera: str
+    seq: int
+    capture_ts_ms: int
+    reason: str
+    worker: str
+
+    def __post_init__(self) -> None:
+        _check_header(self.camera, self.seq, self.capture_ts_ms)
+        _check_text("reason", self.reason)
+        _check_text("worker", self.worker)
+
+
+def decode_keypoints_entry(fields: Mapping) -> KeypointsMessage | FrameGap:
+    """An entry of `keypoints:<camera>`: a frame's keypoints, or the news that a frame was dropped."""
+    if GAP_FIELD in _fields_text(fields):
+        return FrameGap.decode(fields)
+    return KeypointsMessage.decode(fields)
 
 
 class Flat:
@@ -175,6 +243,8 @@ class Prediction(Flat):
     probs: dict
     model: str
     latency_ms: float
+    window_ms: int = 0  # capture time the window covers, oldest slot to newest frame
+    frames: int = 30  # real frames in the window; the other slots repeat the frame before them
 
 
 @dataclass(frozen=True)
@@ -233,15 +303,26 @@ class DeadLetter(Flat):
     payload: str = ""  # the original fields as JSON text, bytes hex-encoded
 
 
-def dead_payload(fields: Mapping) -> str:
-    """The original entry's fields as JSON text (binary values hex-encoded), for `DeadLetter`."""
-    out = {}
-    for k, v in _fields_text(fields).items():
+def dead_payload(fields: Mapping, max_fields: int = 16) -> str:
+    """The original entry's fields as JSON text, for `DeadLetter`, bounded in size.
+
+    Binary values are hex-encoded. Each value keeps its first DEAD_VALUE_CHARS characters (or
+    DEAD_VALUE_CHARS // 2 bytes) and, when cut, says how long it was: enough to see what went
+    wrong, while a flood of 5 MB entries cannot fill Redis with copies of itself.
+    """
+    out: dict[str, Any] = {}
+    for i, (k, v) in enumerate(_fields_text(fields).items()):
+        if i == max_fields:
+            out["..."] = f"{len(fields) - max_fields} more fields left out"
+            break
+        k = k[:DEAD_VALUE_CHARS]
         if isinstance(v, (bytes, bytearray)):
             try:
-                out[k] = v.decode()
+                v = bytes(v).decode()
             except UnicodeDecodeError:
-                out[k] = {"hex": bytes(v).hex()}
-        else:
-            out[k] = v
+                keep = DEAD_VALUE_CHARS // 2
+                out[k] = {"hex": bytes(v[:keep]).hex(), **({"bytes": len(v)} if len(v) > keep else {})}
+                continue
+        v = str(v)
+        out[k] = v if len(v) <= DEAD_VALUE_CHARS else {"text": v[:DEAD_VALUE_CHARS], "chars": len(v)}
     return json.dumps(out)

@@ -12,7 +12,7 @@ class CaptureSettings(CommonSettings):
     model_config = SettingsConfigDict(env_prefix="SIGNSTREAM_CAPTURE_")
 
     source: str = Field(..., description="camera index (0), device (/dev/video0), video file, rtsp:// or http:// URL, or image folder")
-    camera: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+$", description="camera id in stream names (default: from the source)")
+    camera: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="camera id in stream names (default: from the source)")
     fps: float = Field(15.0, gt=0, le=120, description="frames per second to publish")
     width: int | None = Field(None, ge=16, le=7680, description="resize to this width (keeps aspect unless --height too)")
     height: int | None = Field(None, ge=16, le=4320, description="resize to this height (keeps aspect unless --width too)")

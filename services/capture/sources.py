@@ -29,7 +29,7 @@ def default_camera_id(source: str) -> str:
         base = host.replace(":", "-")
     else:
         base = Path(source.rstrip("/")).stem
-    return re.sub(r"[^A-Za-z0-9_.-]", "-", base) or "cam"
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", base)[:64] or "cam"
 
 
 def natural_key(path: Path) -> list:

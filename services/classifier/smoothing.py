@@ -35,6 +35,10 @@ class Smoother:
         self.background = set(background)  # labels that mean "no sign", never reported
         self.runs: dict[str, Run] = {}
 
+    def keep_only(self, cameras: set[str]) -> None:
+        for camera in set(self.runs) - cameras:
+            del self.runs[camera]
+
     def update(self, camera: str, label: str, confidence: float, ts_start: int, ts_end: int) -> Confirmed | None:
         run = self.runs.setdefault(camera, Run())
         if confidence < self.threshold or label in self.background:

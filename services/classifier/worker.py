@@ -13,11 +13,12 @@ from services.classifier.model_watch import ModelWatch
 from services.classifier.serving import ServingModel
 from services.classifier.settings import ClassifierSettings
 from services.classifier.smoothing import Smoother
-from services.classifier.windows import ReadyWindow, Windows
 from shared.cameras import CameraDirectory
 from shared.consumer import ConsumerOptions, Entry, StreamConsumer
+from shared.errors import DecodeError, ModelError
 from shared.keys import GROUP_CLASSIFIER, KEYPOINTS_PREFIX
-from shared.messages import Detection, KeypointsMessage, Prediction, now_ms
+from shared.messages import Detection, FrameGap, Prediction, decode_keypoints_entry, now_ms
+from shared.windows import ReadyWindow, Windows
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,8 @@ class ClassifierWorker(StreamConsumer):
         self.settings = settings
         self.watch = watch
         self.model: ServingModel | None = None
-        self.windows = Windows(settings.stride, settings.gap_wait_ms)
+        self.windows = Windows(settings.stride, settings.gap_wait_ms, max_hole_ms=settings.max_hole_ms,
+                               min_frames=settings.min_frames)
         self.smoother = Smoother(settings.threshold, settings.confirm_windows)
         self.cameras = CameraDirectory(client, settings.keys, settings.refresh_cameras_s)
         self._said_waiting = False
@@ -48,7 +50,10 @@ class ClassifierWorker(StreamConsumer):
                 log.info("waiting for a model before reading keypoints")
                 self._said_waiting = True
             return []
-        return [self.keys.keypoints(c) for c in self.cameras.names()]
+        cameras = self.cameras.names()
+        self.windows.keep_only(set(cameras))
+        self.smoother.keep_only(set(cameras))
+        return [self.keys.keypoints(c) for c in cameras]
 
     def _swap(self) -> None:
         """Take a newly checked model; only ever between two batches, so no batch mixes versions."""
@@ -56,6 +61,7 @@ class ClassifierWorker(StreamConsumer):
         if model is not None:
             old = self.model.version if self.model else None
             self.model = model
+            self._said_waiting = False
             log.info("now serving model %s (was %s)", model.version, old)
 
     def handle(self, entry: Entry, pipe) -> None:  # entries are handled a batch at a time in process()
@@ -66,12 +72,22 @@ class ClassifierWorker(StreamConsumer):
         pipe = self.redis.pipeline(transaction=True)
         ready: list[ReadyWindow] = []
         now = now_ms()
+        stale_before = now - self.settings.max_age_s * 1000
         for entry in entries:
-            camera = self.camera_of(entry.stream)
             try:
-                msg = KeypointsMessage.decode(entry.fields or {})
-                ready += self.windows.add(msg.camera, msg.seq, msg.vector, msg.capture_ts_ms, now)
-                self.stats.count(camera, "in")
+                # State is keyed by the stream an entry came on, never by what the entry claims.
+                camera = self.camera_of(entry.stream)
+                msg = decode_keypoints_entry(entry.fields or {})
+                if msg.camera != camera:
+                    raise DecodeError(f"entry names camera {msg.camera!r} but came on {entry.stream}")
+                if isinstance(msg, FrameGap):
+                    ready += self.windows.add_gap(camera, msg.seq, msg.capture_ts_ms, now)
+                elif msg.capture_ts_ms < stale_before:
+                    self.stats.count(camera, "stale")  # a backlog: its slot is known to stay empty
+                    ready += self.windows.add_gap(camera, msg.seq, msg.capture_ts_ms, now)
+                else:
+                    ready += self.windows.add(camera, msg.seq, msg.vector, msg.capture_ts_ms, now)
+                    self.stats.count(camera, "in")
             except Exception as e:  # one bad entry goes to dead, the batch goes on
                 self.dead_in(pipe, entry, e)
             pipe.xack(entry.stream, self.group, entry.id)
@@ -86,13 +102,40 @@ class ClassifierWorker(StreamConsumer):
             pipe = self.redis.pipeline(transaction=True)
             self._publish(ready, pipe)
             pipe.execute()
+        if self.stats.due():
+            for camera, window in self.windows.cameras.items():
+                for what, n in window.counts.items():
+                    self.stats.counts[camera][what] = n
+
+    # --- the model call ---------------------------------------------------------------------------
+
+    def _classify(self, ready: list[ReadyWindow]) -> tuple[ServingModel, np.ndarray] | None:
+        """Probabilities for the windows, from the serving model or, if it fails, the one before it."""
+        batch = np.stack([w.frames for w in ready])
+        while self.model is not None:
+            model = self.model
+            try:
+                return model, model.predict(batch)
+            except ModelError as e:
+                self._model_failed(model, ready, e)
+        for window in ready:
+            self.stats.count(window.camera, "unclassified")
+        return None
+
+    def _model_failed(self, model: ServingModel, ready: list[ReadyWindow], error: ModelError) -> None:
+        """A model that raises or gives NaN on real windows stops serving; the one before it takes over."""
+        self.model = self.watch.reject(model, str(error))  # logs it and copies it to `dead`
+        for window in ready:
+            self.stats.count(window.camera, "model_errors")
 
     def _publish(self, ready: list[ReadyWindow], pipe: redis.client.Pipeline) -> None:
         if not ready or self.model is None:
             return
-        model = self.model
         started = time.perf_counter()
-        probs = model.runner(np.stack([w.frames for w in ready]))
+        result = self._classify(ready)
+        if result is None:
+            return
+        model, probs = result
         batch_ms = (time.perf_counter() - started) * 1000
         now = now_ms()
         maxlen = self.stream_maxlen
@@ -104,6 +147,7 @@ class ClassifierWorker(StreamConsumer):
                 confidence=round(confidence, 4),
                 probs={name: round(float(v), 4) for name, v in zip(model.labels, p)},
                 model=model.version, latency_ms=float(now - window.capture_ts_ms),
+                window_ms=window.span_ms, frames=window.real_frames,
             )
             pipe.xadd(self.keys.predictions, prediction.encode(), maxlen=maxlen, approximate=True)
             self.stats.count(window.camera, "predictions")

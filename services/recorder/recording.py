@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 import redis
 
-from services.classifier.windows import CameraWindow
 from shared.codec import WINDOW
 from shared.errors import SourceError
 from shared.keys import Keys
-from shared.messages import KeypointsMessage, now_ms
+from shared.messages import FrameGap, decode_keypoints_entry, now_ms
+from shared.windows import CameraWindow
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,9 @@ class Recorder:
     def record_one(self) -> np.ndarray | None:
         """The next 30 consecutive frames in capture order, from frames published after this call (never one
         whose predecessor arrived just before it); None if stopped."""
-        window = CameraWindow(self.camera, stride=WINDOW, gap_wait_ms=self.gap_wait_ms, start_after_holes=True)
+        # Training data wants real frames: at most a third of a recorded sequence may repeat a dropped one.
+        window = CameraWindow(self.camera, stride=WINDOW, gap_wait_ms=self.gap_wait_ms, start_after_holes=True,
+                              min_frames=WINDOW * 2 // 3)
         last_id = "$"
         last_frame_at = time.monotonic()
         while not self.stop.is_set():
@@ -73,8 +75,11 @@ class Recorder:
             for _, items in reply or []:
                 for entry_id, fields in items:
                     last_id = entry_id
-                    msg = KeypointsMessage.decode(fields)
-                    ready += window.add(msg.seq, msg.vector, msg.capture_ts_ms, now_ms())
+                    msg = decode_keypoints_entry(fields)
+                    if isinstance(msg, FrameGap):
+                        ready += window.add_gap(msg.seq, msg.capture_ts_ms, now_ms())
+                    else:
+                        ready += window.add(msg.seq, msg.vector, msg.capture_ts_ms, now_ms())
                     last_frame_at = time.monotonic()
             ready += window.drain(now_ms())
             if ready:

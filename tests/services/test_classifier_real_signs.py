@@ -37,7 +37,8 @@ def test_held_back_recordings_streamed_through_redis_get_the_right_labels(r, key
     r.hset(keys.cameras, camera, json.dumps({"source": "recorded"}))
     stop = threading.Event()
     settings = ClassifierSettings(redis_url=redis_url, namespace=namespace, model=outcome.path, stride=30,
-                                  block_ms=50, refresh_cameras_s=0.2)
+                                  block_ms=50, refresh_cameras_s=0.2,
+                                  max_age_s=3600)  # recordings, published at once, not live
     thread = threading.Thread(target=run_classifier, args=(settings, stop), daemon=True)
     thread.start()
     try:

@@ -61,11 +61,17 @@ def start_classifier(redis_url, namespace, tmp_path):
         classifier.close()
 
 
+_timelines: dict[str, int] = {}
+
+
 def publish_keypoints(r, keys, camera, seqs, vector_of=lambda seq: np.full(1662, seq % 7, np.float32)):
+    """Keypoints as a 15 fps camera captures them: seq k at k/15 s on the camera's own timeline."""
     r.hset(keys.cameras, camera, json.dumps({"source": "test"}))
+    seqs = list(seqs)
+    origin = _timelines.setdefault(keys.keypoints(camera), int(time.time() * 1000) - max(seqs) * 1000 // 15)
     for seq in seqs:
         msg = KeypointsMessage.from_vector(vector=vector_of(seq), camera=camera, seq=seq,
-                                           capture_ts_ms=int(time.time() * 1000), parts=("pose",), worker="test",
+                                           capture_ts_ms=origin + seq * 1000 // 15, parts=("pose",), worker="test",
                                            processing_ms=1.0)
         r.xadd(keys.keypoints(camera), msg.encode())
 

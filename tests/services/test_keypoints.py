@@ -16,7 +16,7 @@ import pytest
 
 from services.keypoints.main import run_worker
 from services.keypoints.settings import KeypointsSettings
-from shared.messages import FrameMessage, KeypointsMessage
+from shared.messages import FrameGap, FrameMessage, KeypointsMessage, decode_keypoints_entry
 from tests.conftest import VIDEOS, signstream_cmd
 from tests.frames import publish_frames, video_jpegs
 from tests.waiting import wait_for
@@ -158,7 +158,7 @@ def test_malformed_frames_go_to_dead_with_a_reason_and_the_worker_goes_on(r, key
     publish_frames(r, keys, "cam", jpegs, first_seq=1)
     worker = InProcessWorker(redis_url, namespace, max_age=600)
     try:
-        assert wait_for(lambda: r.xlen(keys.keypoints("cam")) == 2)
+        assert wait_for(lambda: r.xlen(keys.keypoints("cam")) == 3)  # seq 0 as a gap, then 1 and 2
         assert wait_for(lambda: r.xlen(keys.dead) == 3)
     finally:
         result = worker.close()
@@ -169,9 +169,13 @@ def test_malformed_frames_go_to_dead_with_a_reason_and_the_worker_goes_on(r, key
     assert all(f[b"service"] == b"keypoints" and f[b"stream"] == stream.encode() for _, f in r.xrange(keys.dead))
     assert result.stats.total("dead") == 3 and result.stats.total("out") == 2
     assert r.xpending(stream, "keypoints")["pending"] == 0
+    entries = [decode_keypoints_entry(f) for _, f in r.xrange(keys.keypoints("cam"))]
+    assert [(type(e).__name__, e.seq) for e in entries] == [("FrameGap", 0), ("KeypointsMessage", 1),
+                                                            ("KeypointsMessage", 2)]
+    assert entries[0].reason == "undecodable"
 
 
-def test_frames_older_than_max_age_are_dropped_and_counted(r, keys, redis_url, namespace):
+def test_frames_older_than_max_age_are_dropped_counted_and_reported_as_gaps(r, keys, redis_url, namespace):
     jpegs = video_jpegs(VIDEOS / "bisig_hello.mp4", count=3)
     publish_frames(r, keys, "late", jpegs, capture_ts_ms=int(time.time() * 1000) - 10_000)
     worker = InProcessWorker(redis_url, namespace, max_age=1.0, worker_id="w-late")
@@ -185,6 +189,8 @@ def test_frames_older_than_max_age_are_dropped_and_counted(r, keys, redis_url, n
         assert wait_for(all_delivered_and_acked, 30)
     finally:
         worker.close()
-    assert r.xlen(keys.keypoints("late")) == 0
+    # each dropped frame is announced on the keypoints stream, so the classifier need not wait for it
+    gaps = [decode_keypoints_entry(fields) for _, fields in r.xrange(keys.keypoints("late"))]
+    assert [(type(g), g.seq, g.reason) for g in gaps] == [(FrameGap, seq, "too old") for seq in range(3)]
     stats = json.loads(r.hget(keys.stats("keypoints"), "w-late"))
     assert stats["cameras"]["late"]["dropped_old"] == 3 and stats["cameras"]["late"].get("out", 0) == 0
