@@ -19,7 +19,7 @@ def test_a_real_video_becomes_predictions_with_capture_to_prediction_latency(r, 
     version = write_version(tmp_path / "models" / "v1", constant_model(3, favourite=1), ["hello", "thanks", "iloveyou"])
     stride = 5
     procs = [
-        subprocess.Popen(signstream_cmd("keypoints", "--max-age", "60"), env=service_env),
+        subprocess.Popen(signstream_cmd("keypoints", "--max-age", "60", "--no-drop-behind"), env=service_env),
         subprocess.Popen(signstream_cmd("classifier", "--model", str(version), "--stride", str(stride)),
                          env=service_env),
     ]

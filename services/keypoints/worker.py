@@ -24,18 +24,60 @@ class KeypointWorker(StreamConsumer):
     service = "keypoints"
 
     def __init__(self, client: redis.Redis, settings: KeypointsSettings, worker: str, stop: threading.Event):
-        options = ConsumerOptions(block_ms=settings.block_ms, count=1, claim_idle_ms=settings.claim_idle_ms)
+        # Reading one frame per camera lets other workers share a camera's frames; dropping behind
+        # needs to see what waits.
+        count = settings.read_count if settings.drop_behind else 1
+        options = ConsumerOptions(block_ms=settings.block_ms, count=count, claim_idle_ms=settings.claim_idle_ms)
         super().__init__(client, settings.keys, GROUP_KEYPOINTS, worker, stop, options, settings.stream_maxlen)
         self.settings = settings
         self.cameras = CameraDirectory(client, settings.keys, settings.refresh_cameras_s)
         self.trackers = Trackers(settings.min_detection_confidence, settings.min_tracking_confidence)
         self.max_age_ms = settings.max_age * 1000
+        self._passes = 0
 
     def camera_of(self, stream: str) -> str:
         return self.keys.camera_of(stream, FRAMES_PREFIX)
 
     def streams(self) -> list[str]:
         return [self.keys.frames(c) for c in self.cameras.names()]
+
+    def process(self, entries: list[Entry]) -> None:
+        """Under overload, keep each camera current: the newest waiting frame is processed, older ones dropped.
+
+        Plain first-in-first-out with an age limit lets one camera's backlog crowd out another's
+        (measured: a second camera kept 22% of its frames while the first kept all) and holds every
+        camera at the age limit; newest-first gives each camera one frame per pass, as fresh as it gets.
+        """
+        if not self.settings.drop_behind:
+            return super().process(entries)
+        newest: dict[str, Entry] = {}
+        for entry in entries:
+            newest[entry.stream] = entry  # XREADGROUP returns each stream's entries in order
+        behind = [e for e in entries if newest[e.stream] is not e]
+        if behind:
+            pipe = self.redis.pipeline(transaction=True)
+            for entry in behind:
+                self._drop_behind(entry, pipe)
+            pipe.execute()
+        order = list(newest.values())
+        if len(order) > 1:  # no camera always goes first
+            shift = self._passes % len(order)
+            order = order[shift:] + order[:shift]
+        self._passes += 1
+        super().process(order)
+
+    def _drop_behind(self, entry: Entry, pipe: redis.client.Pipeline) -> None:
+        camera = self.camera_of(entry.stream)
+        try:
+            frame = FrameMessage.decode(entry.fields or {})
+        except DecodeError as e:
+            self.dead_in(pipe, entry, e)
+        else:
+            self.stats.count(camera, "in")
+            self.stats.count(camera, "dropped_behind")
+            if frame.camera == camera:
+                self._gap(pipe, frame, "behind")
+        pipe.xack(entry.stream, self.group, entry.id)
 
     def handle(self, entry: Entry, pipe: redis.client.Pipeline) -> None:
         frame = FrameMessage.decode(entry.fields)

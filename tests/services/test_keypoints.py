@@ -62,7 +62,7 @@ def recipe_extract_keypoints(results) -> np.ndarray:
 def test_a_worker_turns_real_frames_into_the_same_vectors_mediapipe_gives(r, keys, redis_url, namespace):
     jpegs = video_jpegs(VIDEOS / "kiri_hello.mp4", count=24, every=6)
     publish_frames(r, keys, "kiri", jpegs)
-    worker = InProcessWorker(redis_url, namespace, max_age=600)
+    worker = InProcessWorker(redis_url, namespace, max_age=600, drop_behind=False)
     try:
         assert wait_for(lambda: r.xlen(keys.keypoints("kiri")) == len(jpegs))
     finally:
@@ -91,7 +91,7 @@ def test_a_worker_turns_real_frames_into_the_same_vectors_mediapipe_gives(r, key
 
 @pytest.mark.slow
 def test_two_workers_share_one_camera_with_no_frame_done_twice_and_none_lost(r, keys, service_env):
-    procs = [subprocess.Popen(signstream_cmd("keypoints", "--max-age", "600", "--worker-id", f"w{i}",
+    procs = [subprocess.Popen(signstream_cmd("keypoints", "--max-age", "600", "--no-drop-behind", "--worker-id", f"w{i}",
                                              "--refresh-cameras-s", "0.2"),
                               env=service_env, stderr=subprocess.PIPE, text=True) for i in (1, 2)]
     try:
@@ -117,7 +117,7 @@ def test_two_workers_share_one_camera_with_no_frame_done_twice_and_none_lost(r, 
 def test_frames_pending_in_a_killed_worker_are_claimed_by_another(r, keys, service_env):
     jpegs = video_jpegs(VIDEOS / "bisig_hello.mp4", count=20)
     publish_frames(r, keys, "bisig", jpegs)
-    doomed = subprocess.Popen(signstream_cmd("keypoints", "--max-age", "600", "--worker-id", "doomed",
+    doomed = subprocess.Popen(signstream_cmd("keypoints", "--max-age", "600", "--no-drop-behind", "--worker-id", "doomed",
                                              "--refresh-cameras-s", "0.2"), env=service_env,
                               stderr=subprocess.DEVNULL)
     try:
@@ -127,7 +127,7 @@ def test_frames_pending_in_a_killed_worker_are_claimed_by_another(r, keys, servi
         pending = r.xpending(keys.frames("bisig"), "keypoints")
         assert pending["pending"] >= 1 and pending["consumers"][0]["name"] == b"doomed"
         done_by_doomed = r.xlen(keys.keypoints("bisig"))
-        rescuer = subprocess.Popen(signstream_cmd("keypoints", "--max-age", "600", "--worker-id", "rescuer",
+        rescuer = subprocess.Popen(signstream_cmd("keypoints", "--max-age", "600", "--no-drop-behind", "--worker-id", "rescuer",
                                                   "--claim-idle-ms", "300", "--refresh-cameras-s", "0.2"),
                                    env=service_env, stderr=subprocess.DEVNULL)
         try:
@@ -156,7 +156,7 @@ def test_malformed_frames_go_to_dead_with_a_reason_and_the_worker_goes_on(r, key
                                 data=b"not an image").encode())
     r.xadd(stream, {"msg": msgpack.packb({"v": 1, "camera": "cam", "seq": 1})})
     publish_frames(r, keys, "cam", jpegs, first_seq=1)
-    worker = InProcessWorker(redis_url, namespace, max_age=600)
+    worker = InProcessWorker(redis_url, namespace, max_age=600, drop_behind=False)
     try:
         assert wait_for(lambda: r.xlen(keys.keypoints("cam")) == 3)  # seq 0 as a gap, then 1 and 2
         assert wait_for(lambda: r.xlen(keys.dead) == 3)
