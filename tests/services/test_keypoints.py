@@ -178,7 +178,7 @@ def test_malformed_frames_go_to_dead_with_a_reason_and_the_worker_goes_on(r, key
 def test_frames_older_than_max_age_are_dropped_counted_and_reported_as_gaps(r, keys, redis_url, namespace):
     jpegs = video_jpegs(VIDEOS / "bisig_hello.mp4", count=3)
     publish_frames(r, keys, "late", jpegs, capture_ts_ms=int(time.time() * 1000) - 10_000)
-    worker = InProcessWorker(redis_url, namespace, max_age=1.0, worker_id="w-late")
+    worker = InProcessWorker(redis_url, namespace, max_age=1.0, worker_id="w-late", drop_behind=False)
     try:
         last_id = r.xrevrange(keys.frames("late"), count=1)[0][0]
 
@@ -194,3 +194,28 @@ def test_frames_older_than_max_age_are_dropped_counted_and_reported_as_gaps(r, k
     assert [(type(g), g.seq, g.reason) for g in gaps] == [(FrameGap, seq, "too old") for seq in range(3)]
     stats = json.loads(r.hget(keys.stats("keypoints"), "w-late"))
     assert stats["cameras"]["late"]["dropped_old"] == 3 and stats["cameras"]["late"].get("out", 0) == 0
+
+
+def test_under_overload_every_camera_gets_its_newest_frames_processed_and_the_rest_reported_dropped(
+        r, keys, redis_url, namespace):
+    # Two cameras whose frames arrive faster than one worker can go: a backlog on each.
+    jpegs = video_jpegs(VIDEOS / "bisig_hello.mp4", count=24)
+    now = int(time.time() * 1000)
+    publish_frames(r, keys, "first", jpegs, capture_ts_ms=now)
+    publish_frames(r, keys, "second", jpegs, capture_ts_ms=now)
+    worker = InProcessWorker(redis_url, namespace, max_age=600, read_count=8, worker_id="w-fair")
+    try:
+        assert wait_for(lambda: all(r.xlen(keys.keypoints(c)) == 24 for c in ("first", "second")), 60)
+    finally:
+        result = worker.close()
+    done = {}
+    for camera in ("first", "second"):
+        entries = [decode_keypoints_entry(f) for _, f in r.xrange(keys.keypoints(camera))]
+        assert sorted(e.seq for e in entries) == list(range(24))  # each frame once: keypoints or a gap
+        done[camera] = sorted(e.seq for e in entries if isinstance(e, KeypointsMessage))
+        gaps = [e for e in entries if isinstance(e, FrameGap)]
+        assert gaps and all(g.reason == "behind" for g in gaps)
+        assert 23 in done[camera]  # the newest frame is always the one processed
+    assert len(done["first"]) == len(done["second"]) == 3  # one per pass of 8, each camera alike
+    assert result.stats.total("dropped_behind") == 2 * (24 - 3)
+    assert r.xpending(keys.frames("first"), "keypoints")["pending"] == 0
