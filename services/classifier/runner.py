@@ -93,17 +93,64 @@ def fast_runner(model) -> Runner:
     try:
         return TFLiteRunner(model)
     except Exception as e:  # the converter fails in many ways on exotic layers
-        log.warning("TFLite could not convert the model (%s); serving it with tf.function instead", e)
+        log.warning("TFLite could not convert the model (%s); serving it with tf.function instead", one_line(e))
         return TFFunctionRunner(model)
 
 
+DRY_RUN_SEED = 1662
+PROBABILITY_TOLERANCE = 1e-3
+
+
+def one_line(error: BaseException, limit: int = 300) -> str:
+    """An exception as one short line: its type and message, whitespace collapsed, cut at `limit`."""
+    text = " ".join(str(error).split()) or "(no message)"
+    text = f"{type(error).__name__}: {text}"
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def dry_run_windows() -> tuple[np.ndarray, tuple[str, ...]]:
+    """Windows a model must take before it serves, and what each is: zeros, and two non-zero ones.
+
+    Zeros alone let through models that break on real input (NaN from a log or sqrt of a
+    coordinate); so also a seeded uniform [0, 1) window, and a keypoint-like one (x, y and
+    visibility in [0, 1), z in [-0.5, 0.5), the left hand not found, so all zeros).
+    """
+    rng = np.random.default_rng(DRY_RUN_SEED)
+    zeros = np.zeros((WINDOW, VECTOR_SIZE), np.float32)
+    uniform = rng.random((WINDOW, VECTOR_SIZE), dtype=np.float32)
+    keypoints = rng.random((WINDOW, VECTOR_SIZE), dtype=np.float32)
+    pose_end, face_end, left_end = 33 * 4, 33 * 4 + 468 * 3, 33 * 4 + 489 * 3
+    z = np.zeros(VECTOR_SIZE, bool)
+    z[2:pose_end:4] = True  # pose points are (x, y, z, visibility)
+    z[pose_end + 2::3] = True  # face and hand points are (x, y, z)
+    keypoints[:, z] -= 0.5
+    keypoints[:, face_end:left_end] = 0.0
+    return np.stack([zeros, uniform, keypoints]), ("zeros", "a uniform [0, 1) window", "a keypoint-like window")
+
+
 def check_runner(runner: Runner, n_labels: int) -> None:
-    """A dry run: the model takes (batch, 30, 1662) and gives one probability per label."""
-    try:
-        probs = runner(np.zeros((2, WINDOW, VECTOR_SIZE), np.float32))
-    except Exception as e:
-        raise ModelError(f"dry run failed: {e}") from e
-    if probs.shape != (2, n_labels):
-        raise ModelError(f"model outputs shape {probs.shape[1:]} per window, but it has {n_labels} labels")
-    if not np.all(np.isfinite(probs)):
-        raise ModelError("model outputs NaN or infinity on a dry run")
+    """A dry run on zeros and on real-looking input: the model takes (batch, 30, 1662), gives one probability per label.
+
+    Refused with ModelError: a call that raises, outputs of the wrong shape, NaN or infinity,
+    negative outputs, or rows that do not sum to 1 (within 1e-3; the last layer must be a softmax).
+    """
+    windows, names = dry_run_windows()
+    for batch, which in ((windows, names), (windows[-1:], names[-1:])):  # several windows, and one alone
+        try:
+            probs = np.asarray(runner(batch))
+        except Exception as e:
+            raise ModelError(f"dry run failed: {one_line(e)}") from e
+        if probs.shape != (len(batch), n_labels):
+            if probs.ndim == 2 and len(probs) == len(batch):
+                raise ModelError(f"model outputs {probs.shape[1]} values per window, but it has {n_labels} labels")
+            raise ModelError(f"model outputs shape {probs.shape} for {len(batch)} windows of {n_labels} labels")
+        for row, name in zip(probs, which):
+            if not np.all(np.isfinite(row)):
+                raise ModelError(f"model outputs NaN or infinity on a dry run with {name}")
+            if np.any(row < -1e-6):
+                raise ModelError(f"model outputs negative values (min {row.min():.3g}) on a dry run with {name}: "
+                                 "its last layer must be a softmax")
+            total = float(row.sum())
+            if abs(total - 1.0) > PROBABILITY_TOLERANCE:
+                raise ModelError(f"model outputs do not sum to 1 ({total:.4g}) on a dry run with {name}: "
+                                 "its last layer must be a softmax")

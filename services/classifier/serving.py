@@ -1,13 +1,22 @@
-"""Loading a model version for serving, checked before it may replace the one in use."""
+"""Loading a model version for serving, checked before it may replace the one in use.
+
+Every way a version can fail to load (a missing or unreadable file, an absurd path, a file keras
+cannot read, a model without an input shape, a failed dry run) is one `ModelError` with a
+one-line reason; nothing else escapes `load_serving_model`, so a bad model can never be taken
+for a Redis outage or kill the thread that loads it.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.classifier.runner import Runner, check_runner, fast_runner
+import numpy as np
+
+from services.classifier.runner import Runner, check_runner, fast_runner, one_line
 from shared.codec import VECTOR_SIZE, WINDOW
 from shared.errors import ModelError
 
@@ -15,6 +24,10 @@ log = logging.getLogger(__name__)
 
 MODEL_FILE = "model.keras"
 LABELS_FILE = "labels.json"
+MAX_VERSION_CHARS = 64
+MAX_PATH_CHARS = 4096  # Linux PATH_MAX; longer paths cannot be opened anyway
+SHOWN_PATH_CHARS = 120  # how much of a path an error line quotes
+_VERSION = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 @dataclass(frozen=True)
@@ -24,35 +37,115 @@ class ServingModel:
     labels: tuple[str, ...]
     runner: Runner
 
+    def predict(self, windows: np.ndarray) -> np.ndarray:
+        """Probabilities (n, labels) for windows (n, 30, 1662), or ModelError if this model misbehaves.
+
+        Raises ModelError when the model call raises, gives the wrong shape, or gives NaN or
+        infinity in any row (the message says in how many); the caller should then stop serving
+        this model (`ModelWatch.reject`). Windows of the wrong shape are the caller's bug: ValueError.
+        """
+        windows = np.asarray(windows, dtype=np.float32)
+        if windows.ndim != 3 or windows.shape[1:] != (WINDOW, VECTOR_SIZE):
+            raise ValueError(f"windows must be (n, {WINDOW}, {VECTOR_SIZE}), got {windows.shape}")
+        try:
+            probs = np.asarray(self.runner(windows))
+        except Exception as e:
+            raise ModelError(f"model {self.version} failed on {len(windows)} window(s): {one_line(e)}") from e
+        if probs.shape != (len(windows), len(self.labels)):
+            raise ModelError(f"model {self.version} gave outputs of shape {probs.shape} for {len(windows)} window(s) "
+                             f"and {len(self.labels)} labels")
+        bad_rows = int(np.count_nonzero(~np.all(np.isfinite(probs), axis=1)))
+        if bad_rows:
+            raise ModelError(f"model {self.version} gave NaN or infinite outputs for {bad_rows} of "
+                             f"{len(windows)} window(s)")
+        return probs
+
+
+def shown(path: str | Path) -> str:
+    """A path as an error line quotes it: whole if short, else its start and its length."""
+    text = str(path)
+    if len(text) <= SHOWN_PATH_CHARS:
+        return text
+    return f"{text[:SHOWN_PATH_CHARS]}... ({len(text)} characters)"
+
+
+def check_version(version: object) -> str:
+    """A version name as announcements may carry it: a short name of letters, digits, '_', '.', '-'."""
+    if not isinstance(version, str) or not version:
+        raise ModelError("model version is empty: announce the version directory's name, e.g. v0003")
+    if len(version) > MAX_VERSION_CHARS or not _VERSION.fullmatch(version) or version in (".", ".."):
+        raise ModelError(f"model version {shown(version)!r} is not a version name: at most {MAX_VERSION_CHARS} "
+                         "letters, digits, '_', '.' or '-', e.g. v0003")
+    return version
+
+
+def check_path(path: object) -> Path:
+    """A model directory path that can be looked at: non-empty, no NUL, at most 4096 characters."""
+    text = str(path) if isinstance(path, (str, Path)) else None
+    if not text:
+        raise ModelError("model path is empty: announce the version directory, e.g. models/v0003")
+    if len(text) > MAX_PATH_CHARS:
+        raise ModelError(f"model path is {len(text)} characters long (at most {MAX_PATH_CHARS}): "
+                         f"announce the version directory, e.g. models/v0003")
+    if "\0" in text:
+        raise ModelError(f"model path {shown(text)!r} contains a NUL character")
+    return Path(text)
+
 
 def read_labels(path: Path) -> tuple[str, ...]:
     try:
         raw = json.loads((path / LABELS_FILE).read_text())
     except (OSError, ValueError) as e:
-        raise ModelError(f"cannot read {path / LABELS_FILE}: {e}") from e
+        raise ModelError(f"cannot read {shown(path / LABELS_FILE)}: {one_line(e)}") from e
     labels = raw.get("labels") if isinstance(raw, dict) else raw
     if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
-        raise ModelError(f"{path / LABELS_FILE} must hold a non-empty list of label names")
+        raise ModelError(f"{shown(path / LABELS_FILE)} must hold a non-empty list of label names")
     return tuple(labels)
 
 
 def load_serving_model(path: str | Path, version: str | None = None) -> ServingModel:
-    """Load, convert and dry-run a model version; ModelError says why it cannot serve."""
+    """Load, convert and dry-run a model version; any failure is a one-line ModelError saying why it cannot serve.
+
+    `version` (as an announcement or `models/current` names it) must be a version name; without
+    it the directory's name is used as is (an explicit `--model`).
+    """
     import keras
 
     import services.trainer.layers  # noqa: F401  (registers the layers saved models may use)
 
-    path = Path(path)
+    path = check_path(path)
+    if version is not None:
+        version = check_version(version)
+    try:
+        return _load(keras, path, version or path.name)
+    except ModelError:
+        raise
+    except OSError as e:  # unreadable, too long a name, not a directory, ...: never a Redis outage
+        raise ModelError(f"cannot read model {shown(path)}: {e.strerror or one_line(e)}") from e
+    except Exception as e:  # whatever else keras or the converter raise on a model they cannot take
+        raise ModelError(f"cannot load model {shown(path)}: {one_line(e)}") from e
+
+
+def _load(keras, path: Path, version: str) -> ServingModel:
+    if not path.exists():
+        raise ModelError(f"model directory {shown(path)} does not exist: train one with `signstream train`")
+    if not path.is_dir():
+        raise ModelError(f"model path {shown(path)} is not a directory: announce a version directory, "
+                         "e.g. models/v0003")
     if not (path / MODEL_FILE).is_file():
-        raise ModelError(f"no {MODEL_FILE} in {path}: train one with `signstream train`")
+        raise ModelError(f"no {MODEL_FILE} in {shown(path)}: train one with `signstream train`")
     labels = read_labels(path)
     try:
         model = keras.models.load_model(path / MODEL_FILE, compile=False)
     except Exception as e:
-        raise ModelError(f"cannot load {path / MODEL_FILE}: {e}") from e
-    shape = tuple(model.input_shape)
+        raise ModelError(f"cannot load {shown(path / MODEL_FILE)}: {one_line(e)}") from e
+    try:
+        shape = tuple(model.input_shape)
+    except (AttributeError, ValueError, TypeError) as e:
+        raise ModelError(f"{shown(path / MODEL_FILE)} has no input shape (saved before it was built or called): "
+                         f"build it on keras.Input(({WINDOW}, {VECTOR_SIZE})) and save it again") from e
     if shape[1:] != (WINDOW, VECTOR_SIZE):
         raise ModelError(f"model takes input {shape[1:]}, expected ({WINDOW}, {VECTOR_SIZE})")
     runner = fast_runner(model)
     check_runner(runner, len(labels))
-    return ServingModel(version or path.name, path, labels, runner)
+    return ServingModel(version, path, labels, runner)
