@@ -10,7 +10,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from shared.errors import EXIT_CONFIG, EXIT_ERROR, ConfigError, DataError, ModelError, SignstreamError
+from shared.errors import (EXIT_CONFIG, EXIT_CONNECT, EXIT_ERROR, ConfigError, DataError, ModelError,
+                           RedisConnectError, SignstreamError)
 
 COMMANDS = {
     "capture": ("services.capture.main", "publish camera frames to frames:<camera>"),
@@ -50,9 +51,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, DataError, ModelError) as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
         return EXIT_CONFIG
+    except RedisConnectError as e:  # its message names the Redis with the password hidden
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return EXIT_CONNECT
     except SignstreamError as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
         return EXIT_ERROR
+    except Exception as e:
+        # Redis refusing our credentials or a command (WRONGPASS, NOPERM), wherever it escaped
+        # from: restarting will not help, and a traceback would say nothing more.
+        from shared.redis_client import auth_error, is_auth_error
+
+        if not is_auth_error(e):
+            raise
+        print(f"{prog}: error: {auth_error(e)}", file=sys.stderr)
+        return EXIT_CONNECT
 
 
 if __name__ == "__main__":

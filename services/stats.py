@@ -5,15 +5,29 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from shared.redis_client import connect
+from shared.redis_client import as_connect_error, check_connection, connect, redact_url
 from shared.settings import CommonSettings, load_settings
 
 SERVICES = ("keypoints", "classifier")
 
 
 def main(argv: Sequence[str], prog: str = "signstream stats") -> int:
+    """Print the counters; Redis unreachable or refusing us is one error line and exit code 3."""
     settings = load_settings(CommonSettings, argv, prog)
     client = connect(settings.redis_url)
+    try:
+        check_connection(client, settings.redis_url)  # a one-shot command: nothing to wait for
+        return show(client, settings)
+    except Exception as e:
+        error = as_connect_error(e, settings.redis_url)  # Redis gone or refusing us half way
+        if error is None:
+            raise
+        raise error from e
+    finally:
+        client.close()
+
+
+def show(client, settings: CommonSettings) -> int:
     cameras = client.hgetall(settings.keys.cameras)
     for camera, raw in sorted(cameras.items()):
         info = json.loads(raw)
@@ -26,5 +40,5 @@ def main(argv: Sequence[str], prog: str = "signstream stats") -> int:
                 numbers = " ".join(f"{k}={v}" for k, v in sorted(counts.items()))
                 print(f"{service} {worker.decode()} {camera}: {numbers}")
     if not cameras:
-        print(f"no camera registered in {settings.keys.cameras} at {settings.redis_url}")
+        print(f"no camera registered in {settings.keys.cameras} at {redact_url(settings.redis_url)}")
     return 0

@@ -13,6 +13,7 @@ import pytest
 from services.trainer.versions import ModelStore
 from tests.conftest import REPO, VIDEOS, signstream_cmd
 from tests.model_fixtures import constant_model, write_version
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -58,3 +59,90 @@ def test_up_without_a_camera_says_what_to_pass():
     result = subprocess.run(signstream_cmd("up"), capture_output=True, text=True, timeout=60, cwd=REPO)
     assert result.returncode == 2
     assert "pass --camera SOURCE" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_kill_9_of_up_takes_every_child_with_it(tmp_path):
+    models = tmp_path / "models"
+    write_version(models / "v0001", constant_model(3, favourite=2), ["hello", "thanks", "iloveyou"])
+    ModelStore(models).set_current("v0001")
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "SIGNSTREAM_NAMESPACE")}
+    proc = subprocess.Popen(
+        signstream_cmd("up", "--camera", str(VIDEOS / "bisig_hello.mp4"), "--models-dir", str(models),
+                       "--data-dir", str(tmp_path / "state"), "--status-every-s", "2"),
+        env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    descendants: list[psutil.Process] = []
+    try:
+        lines = []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # until the pipeline runs: a detection went all the way through
+            line = proc.stdout.readline()
+            lines.append(line)
+            if ("iloveyou" in line and "bisig_hello" in line) or not line:
+                break
+        assert "iloveyou" in lines[-1], "".join(lines)
+        descendants = psutil.Process(proc.pid).children(recursive=True)
+        names = " ".join(p.name() for p in descendants)
+        assert len(descendants) >= 5 and "redis-server" in names, names  # redis, capture, keypoints, classifier, trainer
+        proc.kill()  # kill -9: no handler runs, nothing stops the children in order
+        proc.wait(10)
+
+        def alive() -> list[psutil.Process]:
+            left = []
+            for p in descendants:
+                try:
+                    if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                        left.append(p)
+                except psutil.NoSuchProcess:
+                    pass
+            return left
+
+        assert wait_for(lambda: not alive(), timeout_s=10), [(p.pid, p.name()) for p in alive()]
+    finally:
+        proc.kill()
+        for p in descendants:  # whatever survived a failed run: only the processes this test started
+            try:
+                p.kill()
+            except psutil.NoSuchProcess:
+                pass
+
+
+def test_up_with_a_redis_that_refuses_the_password_exits_3_at_once(tmp_path):
+    from services.up.redis_server import RedisServer
+
+    server = RedisServer(tmp_path / "redis", password="the-right-one")
+    server.start()
+    try:
+        env = dict(os.environ, REDIS_URL=f"redis://:not-the-one@127.0.0.1:{server.port}/0")
+        proc = subprocess.Popen(signstream_cmd("up", "--camera", str(VIDEOS / "bisig_hello.mp4"),
+                                               "--models-dir", str(tmp_path / "models")),
+                                env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            stdout, stderr = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:  # it did not give up: take what it started down with it
+                for child in psutil.Process(proc.pid).children(recursive=True):
+                    child.kill()
+                proc.kill()
+    finally:
+        server.stop()
+    output = stdout + stderr
+    assert proc.returncode == 3, output
+    assert "refused the credentials (WRONGPASS" in stderr and "redis://:***@127.0.0.1" in stderr
+    assert "not-the-one" not in output and "the-right-one" not in output and "Traceback" not in output
+    assert "started" not in output  # no service was started to meet the same refusal
+
+
+def test_a_service_that_redis_refuses_stops_up_with_code_3_instead_of_restarting(tmp_path):
+    from services.up.redis_server import free_port
+    from services.up.supervisor import Supervisor
+
+    # `stats` stands in for a service: with nothing at REDIS_URL it exits 3, as a refused service does.
+    supervisor = Supervisor(dict(os.environ, REDIS_URL=f"redis://127.0.0.1:{free_port()}/0"))
+    child = supervisor.start("stats", "stats")
+    try:
+        assert child.proc.wait(60) == 3
+        assert "could not use Redis" in (supervisor.check() or "")
+        assert supervisor.exit_code == 3 and child.restart_at is None
+    finally:
+        supervisor.stop_all()

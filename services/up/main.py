@@ -17,10 +17,10 @@ from services.up.redis_server import RedisServer
 from services.up.settings import UpSettings
 from services.trainer.versions import ModelStore
 from services.up.supervisor import Supervisor
-from shared.errors import EXIT_ERROR, EXIT_OK, ConfigError
+from shared.errors import EXIT_OK, ConfigError, RedisUnreachable
 from shared.lifecycle import install_stop_signals
 from shared.logs import setup_logging
-from shared.redis_client import CONNECTION_ERRORS, connect
+from shared.redis_client import CONNECTION_ERRORS, auth_error, check_connection, connect, is_outage, redact_url, scrub
 
 log = logging.getLogger("signstream.up")
 
@@ -47,7 +47,17 @@ def main(argv: Sequence[str], prog: str = "signstream up") -> int:
         embedded = RedisServer(settings.data_dir / "redis", persist=True)
         embedded.start()
         url = embedded.url
-        log.info("embedded redis-server on %s, data in %s", url, embedded.workdir)
+        log.info("embedded redis-server on %s, data in %s", redact_url(url), embedded.workdir)
+    else:
+        # Credentials Redis refuses end `up` now (exit code 3), before any service meets them;
+        # an unreachable Redis is waited for, by the services and by us.
+        client = connect(url)
+        try:
+            check_connection(client, url)
+        except RedisUnreachable as e:
+            log.warning("%s; the services wait for it", e)
+        finally:
+            client.close()
     env = dict(os.environ, REDIS_URL=url, SIGNSTREAM_NAMESPACE=settings.namespace)
     # The terminal belongs to detections and status lines; the services speak up only for problems,
     # unless a log level was asked for.
@@ -99,7 +109,7 @@ def run(settings: UpSettings, url: str, supervisor: Supervisor, stop: threading.
         reason = supervisor.check()
         if reason:
             log.error("%s; stopping everything", reason)
-            return EXIT_ERROR
+            return supervisor.exit_code
         if supervisor.all_finished():
             log.info("every service finished")
             return EXIT_OK
@@ -109,6 +119,9 @@ def run(settings: UpSettings, url: str, supervisor: Supervisor, stop: threading.
                 console.status()
                 next_status = time.monotonic() + settings.status_every_s
         except CONNECTION_ERRORS as e:
-            log.warning("redis at %s unreachable (%s); the services wait for it, retrying in 1 s", url, e)
+            if not is_outage(e):
+                raise auth_error(e, url) from e
+            log.warning("redis at %s unreachable (%s); the services wait for it, retrying in 1 s", redact_url(url),
+                        scrub(str(e), url))
             stop.wait(1.0)
     return EXIT_OK

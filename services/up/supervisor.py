@@ -1,4 +1,8 @@
-"""Runs the service processes of `signstream up`, restarting a crashed one a bounded number of times."""
+"""Runs the service processes of `signstream up`, restarting a crashed one a bounded number of times.
+
+The children die with `signstream up`, however it ends: stopped in order on Ctrl-C or SIGTERM,
+and killed by the kernel (PR_SET_PDEATHSIG) if it is killed itself (kill -9, OOM killer).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,13 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+
+from shared.errors import EXIT_CONFIG, EXIT_CONNECT, EXIT_ERROR
+from shared.lifecycle import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +41,7 @@ class Supervisor:
     def __init__(self, env: dict[str, str]):
         self.env = env
         self.children: list[Child] = []
+        self.exit_code = EXIT_ERROR  # what `up` should exit with once check() gave a reason to give up
 
     def start(self, name: str, *args: str) -> Child:
         child = Child(name, list(args))
@@ -41,9 +50,18 @@ class Supervisor:
         return child
 
     def _spawn(self, child: Child) -> None:
-        # Children get their own process group, so Ctrl-C reaches them only through us, in order.
+        # The death signal is tied to the thread that forks, not to our process: spawning from
+        # another thread would kill the child when that thread ends. start() and check() run on
+        # the main thread, which lives as long as `up`.
+        if threading.current_thread() is not threading.main_thread():
+            raise RuntimeError("the supervisor spawns services from the main thread only")
         child.proc = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", *child.args], env=self.env, start_new_session=True
+            [sys.executable, "-m", "services.cli", *child.args], env=self.env,
+            # Children get their own process group, so Ctrl-C reaches them only through us, in order.
+            start_new_session=True,
+            # Out of our group, nothing would stop them if we were killed: SIGKILL them then. What
+            # a service held is still pending in its consumer group, and is redelivered.
+            preexec_fn=die_with_parent(signal.SIGKILL),
         )
         log.info("started %s (pid %d): signstream %s", child.name, child.proc.pid, " ".join(child.args))
 
@@ -62,8 +80,12 @@ class Supervisor:
                 log.info("%s finished", child.name)
                 child.finished = True
                 continue
-            if code == 2:
+            if code == EXIT_CONFIG:
+                self.exit_code = EXIT_CONFIG
                 return f"{child.name} stopped on a configuration error (its message is above)"
+            if code == EXIT_CONNECT:  # Redis refused its credentials: a restart would meet the same
+                self.exit_code = EXIT_CONNECT
+                return f"{child.name} could not use Redis (its message is above)"
             if not child.restart_on_failure:
                 log.warning("%s exited with code %s (its message is above)", child.name, code)
                 child.finished = True
