@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 START_FRAMES = 8  # a camera starts once this many frames are buffered (or the first has waited)
 MAX_AHEAD = 2 * WINDOW  # seqs further ahead than this are suspect until the camera's numbering moves there
 MAX_SUSPECTS = 2 * WINDOW
+FOLLOW_AFTER = 3  # far-ahead frames it takes to believe a camera's numbering moved there
 
 
 @dataclass
@@ -157,22 +158,28 @@ class CameraWindow:
         return True
 
     def _judge_suspects(self, now_ms: int) -> None:
-        """Far-ahead frames: dropped if the camera went on in range after them; followed if it did not."""
+        """Far-ahead frames: dropped if the camera went on in range after them; followed once several
+        of them came and nothing in range did (one stray entry is never followed, however long the pause)."""
+        if not self.suspects:
+            return
+        first_arrival = min(a.arrived_ms for a in self.suspects.values())
+        in_range_since = self._last_in_range_ms is not None and self._last_in_range_ms >= first_arrival
+        if (not in_range_since and len(self.suspects) >= FOLLOW_AFTER
+                and now_ms - first_arrival >= self.gap_wait_ms):
+            suspects, seq = self.suspects, min(self.suspects)
+            self._reset(f"seq jumped ahead from {self.next_seq} to {seq} and the frames in range stopped")
+            self.pending = suspects
+            self._last_in_range_ms = now_ms
+            self.next_seq = seq
+            return
         for seq in sorted(self.suspects):
             arrival = self.suspects[seq]
-            if now_ms - arrival.arrived_ms < self.gap_wait_ms:
-                continue
-            if self._last_in_range_ms is not None and self._last_in_range_ms >= arrival.arrived_ms:
+            if (now_ms - arrival.arrived_ms >= self.gap_wait_ms and self._last_in_range_ms is not None
+                    and self._last_in_range_ms >= arrival.arrived_ms):
                 del self.suspects[seq]
                 self.counts["out_of_range"] += 1
                 log.warning("camera %s: frame seq %d is far ahead of the frames arriving (next %d); ignored",
                             self.camera, seq, self.next_seq)
-                continue
-            suspects = self.suspects
-            self._reset(f"seq jumped ahead from {self.next_seq} to {seq} and the frames in range stopped")
-            self.pending = {s: a for s, a in suspects.items() if s >= seq}
-            self.next_seq = seq
-            return
 
     def _reset(self, why: str) -> None:
         log.warning("camera %s: %s; its window starts anew", self.camera, why)

@@ -205,3 +205,15 @@ def test_a_window_with_too_few_real_frames_is_not_classified():
         ts = round(seq * FRAME_MS)
         made += window.add(seq, vec(seq), ts, ts) if seq % 4 == 0 else window.add_gap(seq, ts, ts)
     assert made == [] and window.counts["sparse"] > 0  # 1 frame in 4: 8 real of 30
+
+
+def test_one_stray_far_ahead_frame_is_never_followed_however_long_the_camera_pauses():
+    from shared.windows import CameraWindow
+
+    window = CameraWindow("c", stride=3, gap_wait_ms=300)
+    live(window, range(40))
+    window.add(10**6, vec(0), round(40 * FRAME_MS), now_ms=round(40 * FRAME_MS) + 400)
+    window.drain(now_ms=round(40 * FRAME_MS) + 5000)  # 5 s without a frame
+    made = live(window, range(40, 100))
+    assert window.counts["resets"] == 0 and window.counts["out_of_range"] == 1
+    assert [seq for seq, _, _ in made] == list(range(41, 100, 3))

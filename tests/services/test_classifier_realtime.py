@@ -1,0 +1,89 @@
+"""The classifier stays current when frames are lost and when a camera's numbering misbehaves (real Redis)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+
+from shared.messages import KeypointsMessage
+from tests.services.test_classifier_service import predictions, start_classifier, versions  # noqa: F401 (fixtures)
+from tests.waiting import wait_for
+
+FRAME_MS = 1000 / 15
+
+
+def keypoints(camera: str, seq: int, capture_ts_ms: int) -> dict:
+    return KeypointsMessage.from_vector(vector=np.full(1662, seq % 7, np.float32), camera=camera, seq=seq,
+                                        capture_ts_ms=capture_ts_ms, parts=("pose",), worker="test",
+                                        processing_ms=1.0).encode()
+
+
+def lag_ms(r, keys, camera) -> list[tuple[int, float]]:
+    """(seq, prediction time - capture time of its newest frame) for each prediction of a camera."""
+    out = []
+    for entry_id, fields in r.xrange(keys.predictions):
+        if fields[b"camera"].decode() == camera:
+            out.append((int(fields[b"seq"]), int(entry_id.split(b"-")[0]) - int(fields[b"ts"])))
+    return out
+
+
+@pytest.mark.slow
+def test_with_one_frame_in_two_or_three_lost_predictions_stay_within_a_second_of_capture(r, keys, versions,
+                                                                                         start_classifier):
+    # Frames lost without a word (a worker died with them, or dropped them before gaps were reported):
+    # each hole costs at most one gap wait, so the lag must not pile up hole after hole.
+    start_classifier(model=versions["v1"], stride=3, gap_wait_ms=300)
+    lost = {"half": lambda seq: seq % 2 == 1, "third": lambda seq: seq % 3 == 1}
+    for camera in lost:
+        r.hset(keys.cameras, camera, json.dumps({"source": "test"}))
+    seconds = 20
+    started = time.time() * 1000
+    for seq in range(15 * seconds):
+        due = started + seq * FRAME_MS
+        time.sleep(max(0.0, (due - time.time() * 1000) / 1000))
+        for camera, is_lost in lost.items():
+            if not is_lost(seq):
+                r.xadd(keys.keypoints(camera), keypoints(camera, seq, int(due)))
+    time.sleep(1.0)
+    for camera in lost:
+        lags = lag_ms(r, keys, camera)
+        assert len(lags) >= 15 * seconds / 4 * 0.9, (camera, len(lags))  # a window every stride, near enough
+        third = len(lags) // 3
+        early, late = [l for _, l in lags[:third]], [l for _, l in lags[-third:]]
+        assert np.percentile(early + late, 95) < 1000, camera
+        assert np.percentile(late, 95) < np.percentile(early, 95) + 200, (camera, early, late)  # not growing
+    spans = [p.window_ms for p in predictions(r, keys)]
+    assert max(spans) <= 30 * FRAME_MS + 20  # every window covers 2 s of capture, as in training
+
+
+def test_a_far_future_seq_does_not_stop_a_camera_being_classified(r, keys, versions, start_classifier):
+    start_classifier(model=versions["v1"], stride=5, gap_wait_ms=100)
+    r.hset(keys.cameras, "cam", json.dumps({"source": "test"}))
+    origin = int(time.time() * 1000) - 3000
+    for seq in range(40):
+        r.xadd(keys.keypoints("cam"), keypoints("cam", seq, origin + round(seq * FRAME_MS)))
+    assert wait_for(lambda: len(lag_ms(r, keys, "cam")) == 3)
+    r.xadd(keys.keypoints("cam"), keypoints("cam", 40 + 10**6, origin + round(40 * FRAME_MS)))
+    time.sleep(1.0)  # the pause that used to let the window jump ahead for good
+    for seq in range(40, 80):
+        r.xadd(keys.keypoints("cam"), keypoints("cam", seq, origin + round(seq * FRAME_MS)))
+    assert wait_for(lambda: len(lag_ms(r, keys, "cam")) == 11, 10), lag_ms(r, keys, "cam")
+    assert [seq for seq, _ in lag_ms(r, keys, "cam")] == list(range(29, 80, 5))
+
+
+def test_a_camera_whose_numbering_restarts_is_classified_again(r, keys, versions, start_classifier):
+    start_classifier(model=versions["v1"], stride=5, gap_wait_ms=100)
+    r.hset(keys.cameras, "cam", json.dumps({"source": "test"}))
+    origin = int(time.time() * 1000) - 4000
+    for seq in range(40):
+        r.xadd(keys.keypoints("cam"), keypoints("cam", seq, origin + round(seq * FRAME_MS)))
+    assert wait_for(lambda: len(lag_ms(r, keys, "cam")) == 3)
+    # capture restarted after Redis lost its data: numbering from 0 again, at later capture times
+    later = origin + round(41 * FRAME_MS)
+    for seq in range(35):
+        r.xadd(keys.keypoints("cam"), keypoints("cam", seq, later + round(seq * FRAME_MS)))
+    assert wait_for(lambda: len(lag_ms(r, keys, "cam")) == 5, 10), lag_ms(r, keys, "cam")
+    assert [seq for seq, _ in lag_ms(r, keys, "cam")] == [29, 34, 39, 29, 34]
