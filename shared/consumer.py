@@ -21,7 +21,7 @@ from shared.errors import SignstreamError
 from shared.logs import Throttled
 from shared.keys import Keys
 from shared.messages import DeadLetter, dead_payload, now_ms
-from shared.redis_client import CONNECTION_ERRORS, Backoff
+from shared.redis_client import CONNECTION_ERRORS, Backoff, is_auth_error, is_outage
 from shared.stats import Stats
 
 log = logging.getLogger(__name__)
@@ -106,6 +106,8 @@ class StreamConsumer(ABC):
                         log.info("redis reachable again; %s resumes", self.service)
                         backoff.reset()
                 except CONNECTION_ERRORS as e:
+                    if not is_outage(e):  # refused credentials: no wait will fix them (the caller says so)
+                        raise
                     delay = backoff.next_delay()
                     log.warning("redis unreachable (%s); retrying in %.1fs", e, delay)
                     self._groups.clear()  # Redis may have restarted empty
@@ -115,7 +117,7 @@ class StreamConsumer(ABC):
             self.on_stop()
             try:
                 self.stats.report(self.redis, self.keys.stats(self.service))
-            except CONNECTION_ERRORS:
+            except (*CONNECTION_ERRORS, redis.ResponseError):
                 pass
             log.info("%s %s stopped ◆ %s", self.service, self.worker, self.stats.summary())
 
@@ -148,6 +150,8 @@ class StreamConsumer(ABC):
             except CONNECTION_ERRORS:
                 raise
             except Exception as e:  # any failure of one entry must not stop the worker
+                if is_auth_error(e):
+                    raise
                 pipe.reset()
                 pipe = self.redis.pipeline(transaction=True)
                 self.dead_in(pipe, entry, e)

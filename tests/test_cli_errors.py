@@ -87,3 +87,30 @@ def test_stats_with_the_right_password_still_works(locked_redis):
     assert result.returncode == 0, result.stderr
     assert f"at redis://:***@127.0.0.1:{locked_redis.port}/0" in result.stdout
     assert PASSWORD not in result.stdout + result.stderr
+
+
+def test_a_password_changed_while_a_worker_runs_ends_it_with_code_3_not_endless_retries(tmp_path):
+    server = RedisServer(tmp_path / "redis", password=PASSWORD)
+    server.start()
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNSTREAM_")}
+        env.update(REDIS_URL=server.url, SIGNSTREAM_NAMESPACE="clierr2:", PYTHONUNBUFFERED="1")
+        proc = subprocess.Popen(signstream_cmd("keypoints"), env=env, cwd=REPO, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        import redis
+
+        admin = redis.Redis(port=server.port, password=PASSWORD)
+        deadline = time.monotonic() + 60
+        while not admin.keys("clierr2:health:*") and time.monotonic() < deadline:
+            time.sleep(0.2)  # the worker is in its loop
+        assert admin.keys("clierr2:health:*")
+        admin.config_set("requirepass", "rotated-" + PASSWORD)  # an operator rotates the password
+        admin = redis.Redis(port=server.port, password="rotated-" + PASSWORD)
+        admin.client_kill_filter(_type="normal", skipme=True)  # the worker must authenticate again
+        out, err = proc.communicate(timeout=60)
+    finally:
+        server.stop()
+    assert proc.returncode == 3, err
+    lines = [line for line in err.splitlines() if "error" in line.lower()]
+    assert len(lines) == 1 and "refused the credentials" in lines[0], err
+    assert PASSWORD not in out + err and "Traceback" not in err

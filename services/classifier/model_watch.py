@@ -22,7 +22,7 @@ from services.classifier.serving import ServingModel, load_serving_model
 from shared.errors import DecodeError, ModelError
 from shared.keys import Keys
 from shared.messages import DeadLetter, ModelAnnouncement, dead_payload, now_ms
-from shared.redis_client import CONNECTION_ERRORS, Backoff
+from shared.redis_client import CONNECTION_ERRORS, Backoff, is_outage
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +159,8 @@ class ModelWatch:
         """Follow `models` until stopped (run on its own thread); no error ends it before `stop`."""
         backoff = Backoff()
         last_error = None
-        while not self.stop.is_set():
+        self._credentials_refused = False
+        while not self.stop.is_set() and not self._credentials_refused:
             try:
                 self._watch_once(backoff)
                 last_error = None
@@ -178,6 +179,11 @@ class ModelWatch:
             reply = self.redis.xread({self.keys.models: self._last_id}, block=1000, count=10)
             backoff.reset()
         except CONNECTION_ERRORS as e:
+            if not is_outage(e):
+                # Refused credentials: the worker, on the same client, meets them too and ends the
+                # classifier with one line and exit code 3; this thread just stops.
+                self._credentials_refused = True
+                return
             delay = backoff.next_delay()
             log.warning("redis unreachable while watching %s (%s); retrying in %.1fs", self.keys.models, e, delay)
             self.stop.wait(delay)

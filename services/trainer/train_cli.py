@@ -12,7 +12,7 @@ from services.trainer.training import TrainOptions, TrainOutcome, train
 from services.trainer.versions import ModelStore
 from shared.errors import EXIT_ERROR, EXIT_OK
 from shared.logs import setup_logging
-from shared.redis_client import CONNECTION_ERRORS, connect
+from shared.redis_client import CONNECTION_ERRORS, auth_error, connect, is_outage, redact_url
 from shared.settings import load_settings
 
 log = logging.getLogger("signstream.train")
@@ -36,8 +36,11 @@ def train_and_promote(settings: TrainerSettings, data, verbose: int | None = Non
         try:
             client.ping()
         except CONNECTION_ERRORS as e:
+            if not is_outage(e):
+                raise auth_error(e, settings.redis_url) from None
             log.warning("redis at %s unreachable (%s): %s is current on disk but not announced; "
-                        "classifiers pick it up at their next start", settings.redis_url, e, outcome.version)
+                        "classifiers pick it up at their next start", redact_url(settings.redis_url), e,
+                        outcome.version)
             client = None
     promote(store, outcome, client, settings.keys, settings.stream_maxlen)
     return outcome, True
