@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -17,7 +18,9 @@ from shared.cameras import CameraDirectory
 from shared.consumer import ConsumerOptions, Entry, StreamConsumer
 from shared.errors import DecodeError, ModelError
 from shared.keys import GROUP_CLASSIFIER, KEYPOINTS_PREFIX
-from shared.messages import Detection, FrameGap, Prediction, decode_keypoints_entry, now_ms
+from shared.logs import Throttled
+from shared.redis_client import CONNECTION_ERRORS
+from shared.messages import DeadLetter, Detection, FrameGap, Prediction, decode_keypoints_entry, now_ms
 from shared.windows import ReadyWindow, Windows
 
 log = logging.getLogger(__name__)
@@ -38,6 +41,7 @@ class ClassifierWorker(StreamConsumer):
                                min_frames=settings.min_frames)
         self.smoother = Smoother(settings.threshold, settings.confirm_windows)
         self.cameras = CameraDirectory(client, settings.keys, settings.refresh_cameras_s)
+        self.throttled = Throttled(log)
         self._said_waiting = False
 
     def camera_of(self, stream: str) -> str:
@@ -92,7 +96,7 @@ class ClassifierWorker(StreamConsumer):
                 self.dead_in(pipe, entry, e)
             pipe.xack(entry.stream, self.group, entry.id)
         ready += self.windows.flush_gaps(now)
-        self._publish(ready, pipe)
+        self._publish_contained(ready, pipe)
         pipe.execute()
 
     def on_pass(self) -> None:
@@ -100,7 +104,7 @@ class ClassifierWorker(StreamConsumer):
         ready = self.windows.flush_gaps(now_ms())
         if ready:
             pipe = self.redis.pipeline(transaction=True)
-            self._publish(ready, pipe)
+            self._publish_contained(ready, pipe)
             pipe.execute()
         if self.stats.due():
             for camera, window in self.windows.cameras.items():
@@ -127,6 +131,26 @@ class ClassifierWorker(StreamConsumer):
         self.model = self.watch.reject(model, str(error))  # logs it and copies it to `dead`
         for window in ready:
             self.stats.count(window.camera, "model_errors")
+
+    def _publish_contained(self, ready: list[ReadyWindow], pipe: redis.client.Pipeline) -> None:
+        """Publish, but never let one batch stop the classifier: its entries are acknowledged whatever
+        happens (a batch that failed before its acknowledgement would fail again on every restart)."""
+        mark = len(pipe.command_stack)
+        try:
+            self._publish(ready, pipe)
+        except CONNECTION_ERRORS:
+            raise
+        except Exception as e:
+            del pipe.command_stack[mark:]  # no half of a batch's outputs
+            self.throttled(logging.ERROR, type(e).__name__, "classifying %d window(s) failed, skipped: %s",
+                           len(ready), e, exc_info=e)
+            windows = [{"camera": w.camera, "seq": w.seq} for w in ready[:16]]
+            letter = DeadLetter(service=self.service, worker=self.worker, reason=f"{type(e).__name__}: {e}"[:500],
+                                stream=self.keys.keypoints(ready[0].camera), entry_id="", ts=now_ms(),
+                                payload=json.dumps({"windows": windows, "count": len(ready)}))
+            pipe.xadd(self.keys.dead, letter.encode(), maxlen=self.stream_maxlen, approximate=True)
+            for window in ready:
+                self.stats.count(window.camera, "failed")
 
     def _publish(self, ready: list[ReadyWindow], pipe: redis.client.Pipeline) -> None:
         if not ready or self.model is None:

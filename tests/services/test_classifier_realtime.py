@@ -87,3 +87,46 @@ def test_a_camera_whose_numbering_restarts_is_classified_again(r, keys, versions
         r.xadd(keys.keypoints("cam"), keypoints("cam", seq, later + round(seq * FRAME_MS)))
     assert wait_for(lambda: len(lag_ms(r, keys, "cam")) == 5, 10), lag_ms(r, keys, "cam")
     assert [seq for seq, _ in lag_ms(r, keys, "cam")] == [29, 34, 39, 29, 34]
+
+
+def test_a_batch_that_fails_in_an_unexpected_way_is_acknowledged_dead_lettered_and_the_classifier_goes_on(
+        r, keys, redis_url, namespace, versions, tmp_path):
+    import threading
+
+    from services.classifier.model_watch import ModelWatch
+    from services.classifier.settings import ClassifierSettings
+    from services.classifier.worker import ClassifierWorker
+    from shared.redis_client import connect
+
+    settings = ClassifierSettings(redis_url=redis_url, namespace=namespace, model=versions["v1"], stride=5,
+                                  gap_wait_ms=100, block_ms=50, refresh_cameras_s=0.2, models_dir=tmp_path)
+    stop = threading.Event()
+    client = connect(redis_url)
+    watch = ModelWatch(client, settings.keys, "c1", stop, settings.stream_maxlen)
+    watch.initial(settings.model, settings.models_dir)
+    worker = ClassifierWorker(client, settings, "c1", stop, watch)
+    real_update = worker.smoother.update
+
+    def broken_update(*args, **kw):  # a bug anywhere after the model call, on some windows
+        raise RuntimeError("smoothing broke")
+
+    worker.smoother.update = broken_update
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        r.hset(keys.cameras, "cam", json.dumps({"source": "test"}))
+        origin = int(time.time() * 1000) - 4000
+        for seq in range(40):
+            r.xadd(keys.keypoints("cam"), keypoints("cam", seq, origin + round(seq * FRAME_MS)))
+        assert wait_for(lambda: r.xlen(keys.dead) >= 1, 20)
+        assert wait_for(lambda: r.xpending(keys.keypoints("cam"), "classifier")["pending"] == 0, 10)
+        assert thread.is_alive() and lag_ms(r, keys, "cam") == []  # no half-published batch
+        letter = r.xrange(keys.dead)[0][1]
+        assert letter[b"reason"].startswith(b"RuntimeError: smoothing broke")
+        worker.smoother.update = real_update  # the bug goes away: the same classifier serves on
+        for seq in range(40, 60):
+            r.xadd(keys.keypoints("cam"), keypoints("cam", seq, origin + round(seq * FRAME_MS)))
+        assert wait_for(lambda: len(lag_ms(r, keys, "cam")) >= 3, 10)
+    finally:
+        stop.set()
+        thread.join(10)
