@@ -27,7 +27,8 @@ log = logging.getLogger("signstream.up")
 
 def camera_id(source: str, taken: set[str]) -> str:
     base = Path(source).stem if not source.isdigit() else f"cam{source}"
-    base = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in base) or "cam"
+    # A camera id is 1-64 ASCII letters, digits, '_', '.', '-' (shared.keys.CAMERA_ID); room is kept for "-N".
+    base = "".join(ch if (ch.isascii() and ch.isalnum()) or ch in "-_" else "-" for ch in base)[:56] or "cam"
     name, n = base, 2
     while name in taken:
         name, n = f"{base}-{n}", n + 1
