@@ -356,8 +356,14 @@ def analyse(col: Collector, cameras: list[str], t0: int, t1: int, seq0: dict, se
 # --- one configuration ------------------------------------------------------------------------------
 
 
-def run_configuration(n_cameras: int, n_workers: int, model_dir: Path, args) -> dict:
-    print(f"\n== {n_cameras} camera(s), {n_workers} keypoint worker(s) ==", flush=True)
+POLICIES = {  # how keypoint workers meet more frames than they can take
+    "newest": [],  # the default: each camera's newest waiting frame, older ones dropped as behind
+    "fifo": ["--no-drop-behind"],  # the baseline: oldest first, frames older than --max-age dropped
+}
+
+
+def run_configuration(n_cameras: int, n_workers: int, model_dir: Path, args, policy: str = "newest") -> dict:
+    print(f"\n== {n_cameras} camera(s), {n_workers} keypoint worker(s), {policy} ==", flush=True)
     cameras = [f"cam{i}" for i in range(n_cameras)]
     clips = {c: CLIPS[i % len(CLIPS)] for i, c in enumerate(cameras)}
     keys = Keys(NAMESPACE)
@@ -365,14 +371,14 @@ def run_configuration(n_cameras: int, n_workers: int, model_dir: Path, args) -> 
     server = start_redis()
     services = Services(server.url, logdir)
     client = redis.Redis.from_url(server.url)
-    result: dict = {"cameras": n_cameras, "workers": n_workers, "clips": clips}
+    result: dict = {"cameras": n_cameras, "workers": n_workers, "policy": policy, "clips": clips}
     failed = False
     try:
         # Classifier and workers first, so the clock of the frames starts once they can take them.
         services.start("classifier", "classifier", "classifier", "--model", str(model_dir),
                        "--models-dir", str(model_dir.parent), "--stride", str(STRIDE), "--worker-id", "classifier")
         for i in range(n_workers):
-            services.start(f"keypoints-{i}", "keypoints", "keypoints", "--worker-id", f"w{i}")
+            services.start(f"keypoints-{i}", "keypoints", "keypoints", "--worker-id", f"w{i}", *POLICIES[policy])
         for camera in cameras:
             services.start(f"capture-{camera}", "capture", "capture", "--source", str(VIDEOS / clips[camera]),
                            "--camera", camera, "--fps", str(FPS), "--loop")
@@ -518,22 +524,31 @@ def markdown(results: list[dict], args) -> list[str]:
         f"Window span: the prediction's `window_ms` where it has one; then what the 30 newest received frames "
         f"up to the predicted one cover ({(WINDOW - 1) * 1000 / FPS:.0f} ms with nothing dropped).",
         "",
-        "| cameras | workers | predictions/s (per camera) | latency p50 / p95 / max | p95 first → last third "
-        "| keypoint delay p50 / p95 | frames sent | dropped | kept | window span p50 / p95 ; 30 received | CPU cores (machine, others) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "Policy: how keypoint workers meet more frames than they can take: `newest` (the default: each camera's "
+        "newest waiting frame, older ones dropped as behind, cameras in turn) or `fifo` (the baseline, "
+        "`--no-drop-behind`: oldest first, frames older than --max-age dropped). Kept, worst camera: the "
+        "smallest share of its frames any one camera got keypoints for (fairness).",
+        "",
+        "| cameras | workers | policy | predictions/s (per camera) | latency p50 / p95 / max | p95 first → last third "
+        "| keypoint delay p50 / p95 | frames sent | dropped | kept (worst camera) | window span p50 / p95 ; 30 received | CPU cores (machine, others) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in results:
         if "error" in r:
-            lines.append(f"| {r['cameras']} | {r['workers']} | failed: {r['error'].splitlines()[0]} |")
+            lines.append(f"| {r['cameras']} | {r['workers']} | {r.get('policy', 'newest')} | "
+                         f"failed: {r['error'].splitlines()[0]} |")
             continue
         a = r["all"]
+        worst = min((c["kept_fraction"] for c in r["per_camera"].values() if c.get("kept_fraction") is not None),
+                    default=None)
         lines.append(
-            f"| {r['cameras']} | {r['workers']} | {f(a['predictions_per_s'], 2)} ({f(a['predictions_per_s'] / r['cameras'], 2)}) "
+            f"| {r['cameras']} | {r['workers']} | {r.get('policy', 'newest')} "
+            f"| {f(a['predictions_per_s'], 2)} ({f(a['predictions_per_s'] / r['cameras'], 2)}) "
             f"| {lat(a['latency_ms'])} | {thirds(a)} | {f(a['keypoint_delay_ms']['p50'])} / {f(a['keypoint_delay_ms']['p95'])} "
-            f"| {a['frames_sent']} | {a['frames_without_keypoints']} | {f(a['kept_fraction'], 3)} | {span(a)} "
+            f"| {a['frames_sent']} | {a['frames_without_keypoints']} | {f(a['kept_fraction'], 3)} ({f(worst, 3)}) | {span(a)} "
             f"| {f(r['cpu_cores']['machine'], 2)}, {f(r['cpu_cores']['others'], 2)} |")
     for r in results:
-        lines += ["", f"## {r['cameras']} camera(s), {r['workers']} keypoint worker(s)", ""]
+        lines += ["", f"## {r['cameras']} camera(s), {r['workers']} keypoint worker(s), {r.get('policy', 'newest')}", ""]
         if "error" in r:
             lines.append(f"Failed: {r['error']}")
             continue
@@ -582,10 +597,16 @@ def main() -> None:
     parser.add_argument("--cameras", default="1,2,4", help="camera counts, comma-separated")
     parser.add_argument("--workers", default="1,2", help="keypoint worker process counts, comma-separated")
     parser.add_argument("--name", default="latency", help="results file name in bench/results/")
+    parser.add_argument("--policies", default="newest,fifo",
+                        help="keypoint worker policies to compare: newest (default) and fifo (--no-drop-behind)")
     parser.add_argument("--warmup-cap", type=float, default=120.0, help="longest wait for every camera's first prediction")
     args = parser.parse_args()
     args.cameras = [int(x) for x in args.cameras.split(",")]
     args.workers = [int(x) for x in args.workers.split(",")]
+    args.policies = [p for p in args.policies.split(",") if p]
+    unknown = set(args.policies) - set(POLICIES)
+    if unknown:
+        parser.error(f"unknown policies {sorted(unknown)}; choose from {sorted(POLICIES)}")
     manifest = json.loads((VIDEOS / "manifest.json").read_text())
     SIZES.update({m["file"]: f"{m['width']}x{m['height']}" for m in manifest})
 
@@ -598,11 +619,13 @@ def main() -> None:
         model_dir = build_model(models)
         for n_workers in args.workers:
             for n_cameras in args.cameras:
-                try:
-                    results.append(run_configuration(n_cameras, n_workers, model_dir, args))
-                except Exception as e:  # one failed configuration is reported, the others still run
-                    print(f"  failed: {e}", flush=True)
-                    results.append({"cameras": n_cameras, "workers": n_workers, "error": str(e)})
+                for policy in args.policies:
+                    try:
+                        results.append(run_configuration(n_cameras, n_workers, model_dir, args, policy))
+                    except Exception as e:  # one failed configuration is reported, the others still run
+                        print(f"  failed: {e}", flush=True)
+                        results.append({"cameras": n_cameras, "workers": n_workers, "policy": policy,
+                                        "error": str(e)})
     finally:
         shutil.rmtree(models, ignore_errors=True)
     total_s = round(time.monotonic() - started, 1)

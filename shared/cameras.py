@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 
@@ -24,10 +25,14 @@ class CameraDirectory:
         self._names: list[str] = []
         self._read_at = float("-inf")
         self._refused: set[str] = set()
+        self.started_ms: dict[str, int] = {}  # when each camera's capture (re)started, as it announces
 
     def names(self) -> list[str]:
         if time.monotonic() - self._read_at >= self.refresh_s:
-            self._names = self._valid(self.redis.hkeys(self.keys.cameras))
+            entries = self.redis.hgetall(self.keys.cameras)
+            self._names = self._valid(list(entries))
+            self.started_ms = {name: started for name in self._names
+                               if (started := _started_ms(entries.get(name.encode()))) is not None}
             self._read_at = time.monotonic()
         return self._names
 
@@ -47,3 +52,11 @@ class CameraDirectory:
                         self.keys.cameras, len(names), MAX_CAMERAS)
             names = names[:MAX_CAMERAS]
         return names
+
+
+def _started_ms(raw: bytes | None) -> int | None:
+    try:
+        started = json.loads(raw)["started_ms"]
+    except (TypeError, ValueError, KeyError):
+        return None
+    return started if isinstance(started, int) and not isinstance(started, bool) else None

@@ -72,6 +72,7 @@ class CameraWindow:
         # began reading. The classifier starts at the lowest instead.
         self.start_after_holes = start_after_holes
         self.counts: Counter = Counter()  # late, skipped, dropped, filled, holes, resets, out_of_range
+        self._started_ms: int | None = None  # the capture run last announced
         self._reset_state()
 
     def _reset_state(self) -> None:
@@ -83,6 +84,12 @@ class CameraWindow:
         self._last_real: tuple[int, np.ndarray, int] | None = None  # seq, vector, capture_ts_ms
         self._newest_ts: int | None = None  # newest capture time placed, frames and drops alike
         self._since_last = 0
+
+    def capture_started(self, started_ms: int) -> None:
+        """Capture announced a (re)start at `started_ms`: frames from before it are another run."""
+        seen, self._started_ms = self._started_ms, started_ms
+        if seen is not None and started_ms != seen and self._newest_ts is not None and self._newest_ts < started_ms:
+            self._reset("capture restarted")
 
     # --- taking frames -------------------------------------------------------------------------
 
@@ -236,6 +243,11 @@ class Windows:
 
     def add_gap(self, camera: str, seq: int, capture_ts_ms: int, now_ms: int) -> list[ReadyWindow]:
         return self.camera(camera).add_gap(seq, capture_ts_ms, now_ms)
+
+    def capture_started(self, starts: dict[str, int]) -> None:
+        for camera, started_ms in starts.items():
+            if camera in self.cameras:
+                self.cameras[camera].capture_started(started_ms)
 
     def keep_only(self, cameras: set[str]) -> None:
         """Forget the windows of cameras no longer registered, so their state cannot pile up."""

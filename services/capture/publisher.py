@@ -21,7 +21,7 @@ from services.capture.sources import at_rate, open_source
 from shared.codec import encode_jpeg
 from shared.errors import DecodeError, SourceError
 from shared.messages import FrameMessage, now_ms
-from shared.redis_client import Backoff, with_redis
+from shared.redis_client import Backoff, redact_url, with_redis
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +38,17 @@ class CaptureSummary:
                 f"({self.frames_skipped} skipped to keep the rate, {self.reopened} reopens)")
 
 
-def target_size(width: int, height: int, want_w: int | None, want_h: int | None) -> tuple[int, int]:
+def target_size(width: int, height: int, want_w: int | None, want_h: int | None,
+                max_w: int | None = None) -> tuple[int, int]:
+    """The size to publish: --width/--height when given, else the source's, scaled down to `max_w` wide."""
     if want_w and want_h:
         return want_w, want_h
     if want_w:
         return want_w, max(1, round(height * want_w / width))
     if want_h:
         return max(1, round(width * want_h / height)), want_h
+    if max_w and width > max_w:
+        return max_w, max(1, round(height * max_w / width))
     return width, height
 
 
@@ -59,6 +63,7 @@ class Publisher:
         self.seq = 0
         self.size: tuple[int, int] | None = None
         self._last_heartbeat = float("-inf")
+        self.started_ms, self.first_seq = now_ms(), 0
 
     def _call(self, action, what: str):
         return with_redis(action, stop=self.stop, what=what, url=self.settings.redis_url)
@@ -66,6 +71,10 @@ class Publisher:
     def run(self) -> CaptureSummary:
         started = time.monotonic()
         self.seq = self._call(self._next_seq, "reading the last seq") or 0
+        # Announced in the cameras hash: readers know every frame of this run is at or after this
+        # seq and time, whatever came before (a restart, numbering from 0 after Redis lost its data).
+        self.started_ms, self.first_seq = now_ms(), self.seq
+        log.info("camera %s starts at seq %d", self.camera, self.seq)
         backoff = Backoff(base_s=0.5, cap_s=self.settings.reopen_max_s)
         try:
             while not self.stop.is_set():
@@ -127,7 +136,7 @@ class Publisher:
 
     def _publish(self, frame: np.ndarray, captured_ms: int) -> None:
         height, width = frame.shape[:2]
-        w, h = target_size(width, height, self.settings.width, self.settings.height)
+        w, h = target_size(width, height, self.settings.width, self.settings.height, self.settings.max_width)
         if (w, h) != (width, height):
             frame = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)
         self.size = (w, h)
@@ -154,6 +163,8 @@ class Publisher:
             return
         self._last_heartbeat = now
         width, height = self.size or (self.settings.width, self.settings.height)
-        info = {"source": self.settings.source, "fps": self.settings.fps, "width": width, "height": height,
-                "last_seen_ms": now_ms(), "frames_sent": self.summary.frames_sent, "status": status}
+        source = redact_url(self.settings.source) if "://" in self.settings.source else self.settings.source
+        info = {"source": source, "fps": self.settings.fps, "width": width, "height": height,
+                "last_seen_ms": now_ms(), "frames_sent": self.summary.frames_sent, "status": status,
+                "started_ms": self.started_ms, "first_seq": self.first_seq}
         self.redis.hset(self.settings.keys.cameras, self.camera, json.dumps(info))

@@ -16,6 +16,7 @@ class CaptureSettings(CommonSettings):
     fps: float = Field(15.0, gt=0, le=120, description="frames per second to publish")
     width: int | None = Field(None, ge=16, le=7680, description="resize to this width (keeps aspect unless --height too)")
     height: int | None = Field(None, ge=16, le=4320, description="resize to this height (keeps aspect unless --width too)")
+    max_width: int = Field(960, ge=0, le=16384, description="scale wider frames down to this width, keeping aspect, unless --width or --height say otherwise (0: keep the source's size); full HD costs JPEG time and Redis memory and no accuracy (bench/results/frame_size.md)")
     jpeg_quality: int = Field(80, ge=10, le=100, description="JPEG quality of published frames")
     loop: bool = Field(False, description="replay a video file or image folder from the start when it ends")
     pace: bool = Field(True, description="publish in real time at --fps; --no-pace publishes as fast as possible")

@@ -56,6 +56,7 @@ class ClassifierWorker(StreamConsumer):
             return []
         cameras = self.cameras.names()
         self.windows.keep_only(set(cameras))
+        self.windows.capture_started(self.cameras.started_ms)
         self.smoother.keep_only(set(cameras))
         return [self.keys.keypoints(c) for c in cameras]
 

@@ -48,6 +48,18 @@ def test_a_25_fps_video_at_15_fps_keeps_15_frames_per_second_of_video(r, keys, r
     assert (sent[0].width, sent[0].height) == (500, 500)
 
 
+def test_full_hd_is_published_960_wide_by_default_and_at_its_own_size_when_asked(r, keys, redis_url, namespace):
+    capture(redis_url, namespace, source=str(VIDEOS / "alp_val_hello.mp4"), camera="hd", fps=15, pace=False,
+            max_frames=3)
+    capture(redis_url, namespace, source=str(VIDEOS / "alp_val_hello.mp4"), camera="full", fps=15, pace=False,
+            max_frames=3, max_width=0)
+    capture(redis_url, namespace, source=str(VIDEOS / "kiri_hello.mp4"), camera="small", fps=15, pace=False,
+            max_frames=3)
+    assert {(f.width, f.height, decode_jpeg(f.data).shape[:2]) for f in frames(r, keys, "hd")} == {(960, 540, (540, 960))}
+    assert {(f.width, f.height) for f in frames(r, keys, "full")} == {(1920, 1080)}
+    assert {(f.width, f.height) for f in frames(r, keys, "small")} == {(854, 480)}  # narrower: untouched
+
+
 def test_an_image_folder_is_published_in_natural_order(r, keys, redis_url, namespace, tmp_path):
     for n in (10, 2, 1):
         image = np.full((48, 64, 3), n * 20, np.uint8)

@@ -217,3 +217,18 @@ def test_one_stray_far_ahead_frame_is_never_followed_however_long_the_camera_pau
     made = live(window, range(40, 100))
     assert window.counts["resets"] == 0 and window.counts["out_of_range"] == 1
     assert [seq for seq, _, _ in made] == list(range(41, 100, 3))
+
+
+def test_a_capture_restart_announced_resets_a_window_holding_frames_of_the_run_before_once():
+    from shared.windows import CameraWindow
+
+    window = CameraWindow("c", stride=3, gap_wait_ms=300)
+    window.capture_started(0)  # the run the classifier found at its start: nothing to reset
+    live(window, range(60))
+    assert window.counts["resets"] == 0
+    restart = round(61 * FRAME_MS)
+    window.capture_started(restart)
+    window.capture_started(restart)  # announced again at every refresh: one reset
+    assert window.counts["resets"] == 1
+    made = live(window, range(60, 100), start_ms=round(61 * FRAME_MS) - round(60 * FRAME_MS))
+    assert made and made[0][0] == 89  # a fresh window of the new run only
