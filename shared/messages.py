@@ -31,7 +31,8 @@ MAX_SEQ = 2**53  # what a JSON reader (and a float) still holds exactly
 MAX_SIDE = 16384  # pixels: no camera delivers more, and a larger claim is a bad or hostile entry
 MAX_FRAME_BYTES = 32 * 1024 * 1024
 MAX_TEXT = 128  # worker ids and other short names inside envelopes
-DEAD_VALUE_CHARS = 512  # a dead letter keeps this much of each original field
+DEAD_VALUE_CHARS = 512  # a dead letter keeps at most this much of each original field
+DEAD_PAYLOAD_CHARS = 2048  # and this much of all of them
 
 T = TypeVar("T")
 
@@ -45,7 +46,8 @@ def _text(value: Any) -> str:
 
 
 def _fields_text(fields: Mapping) -> dict[str, Any]:
-    return {_text(k): v for k, v in fields.items()}
+    # A field name that is not UTF-8 is no name of ours: shown, never a crash of the reader.
+    return {k.decode(errors="replace") if isinstance(k, (bytes, bytearray)) else str(k): v for k, v in fields.items()}
 
 
 class Envelope:
@@ -212,10 +214,10 @@ class Flat:
 
     @classmethod
     def decode(cls: type[T], fields: Mapping) -> T:
-        text = {k: _text(v) for k, v in _fields_text(fields).items()}
         hints = get_type_hints(cls)
         values: dict[str, Any] = {}
         try:
+            text = {k: _text(v) for k, v in _fields_text(fields).items()}
             for f in dataclasses.fields(cls):  # type: ignore[arg-type]
                 if f.name not in text:
                     if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING:
@@ -306,23 +308,30 @@ class DeadLetter(Flat):
 def dead_payload(fields: Mapping, max_fields: int = 16) -> str:
     """The original entry's fields as JSON text, for `DeadLetter`, bounded in size.
 
-    Binary values are hex-encoded. Each value keeps its first DEAD_VALUE_CHARS characters (or
-    DEAD_VALUE_CHARS // 2 bytes) and, when cut, says how long it was: enough to see what went
-    wrong, while a flood of 5 MB entries cannot fill Redis with copies of itself.
+    Binary values are hex-encoded. Values share DEAD_PAYLOAD_CHARS characters, at most
+    DEAD_VALUE_CHARS each, and one that is cut says how long it was: enough to see what went wrong,
+    while a flood of 5 MB entries cannot fill Redis with copies of itself.
     """
     out: dict[str, Any] = {}
+    budget = DEAD_PAYLOAD_CHARS
     for i, (k, v) in enumerate(_fields_text(fields).items()):
         if i == max_fields:
             out["..."] = f"{len(fields) - max_fields} more fields left out"
             break
-        k = k[:DEAD_VALUE_CHARS]
+        k = k[:64]
+        keep = max(0, min(DEAD_VALUE_CHARS, budget))
         if isinstance(v, (bytes, bytearray)):
             try:
                 v = bytes(v).decode()
             except UnicodeDecodeError:
-                keep = DEAD_VALUE_CHARS // 2
-                out[k] = {"hex": bytes(v[:keep]).hex(), **({"bytes": len(v)} if len(v) > keep else {})}
+                part = bytes(v[:keep // 2])
+                budget -= 2 * len(part)
+                out[k] = {"hex": part.hex(), **({"bytes": len(v)} if len(v) > len(part) else {})}
                 continue
         v = str(v)
-        out[k] = v if len(v) <= DEAD_VALUE_CHARS else {"text": v[:DEAD_VALUE_CHARS], "chars": len(v)}
+        piece = v[:keep]
+        while len(json.dumps(piece)) > keep + 2:  # escapes (control characters) count too
+            piece = piece[:len(piece) // 2]
+        budget -= len(json.dumps(piece))
+        out[k] = v if piece == v else {"text": piece, "chars": len(v)}
     return json.dumps(out)
