@@ -31,6 +31,8 @@ MAX_SEQ = 2**53  # what a JSON reader (and a float) still holds exactly
 MAX_SIDE = 16384  # pixels: no camera delivers more, and a larger claim is a bad or hostile entry
 MAX_FRAME_BYTES = 32 * 1024 * 1024
 MAX_TEXT = 128  # worker ids and other short names inside envelopes
+MAX_FUTURE_MS = 60_000  # clocks of two machines differ by less; more is a wrong clock or a forged entry
+MAX_KEYPOINT = 1e4  # image-normalised coordinates: recorded data stays within 5, odd images (8x4000) reach 110
 DEAD_VALUE_CHARS = 512  # a dead letter keeps at most this much of each original field
 DEAD_PAYLOAD_CHARS = 2048  # and this much of all of them
 
@@ -93,6 +95,10 @@ def _check_header(camera: str, seq: int, capture_ts_ms: int) -> None:
         raise DecodeError(f"seq {seq} out of range [0, 2**53)")
     if not 0 < capture_ts_ms < MAX_SEQ:
         raise DecodeError(f"capture_ts_ms {capture_ts_ms} is not a Unix time in milliseconds")
+    ahead_ms = capture_ts_ms - now_ms()
+    if ahead_ms > MAX_FUTURE_MS:
+        raise DecodeError(f"capture time is {ahead_ms / 1000:.0f} s ahead of this machine's clock: "
+                          "check the clocks of capture and this machine (NTP)")
 
 
 def _check_text(name: str, value: str) -> None:
@@ -166,8 +172,12 @@ class KeypointsMessage(Envelope):
         _check_text("worker", self.worker)
         if len(self.vector_f32) != 1662 * 4:
             raise DecodeError(f"keypoint vector is {len(self.vector_f32)} bytes, expected {1662 * 4}")
-        if not np.isfinite(self.vector).all():
+        vector = self.vector
+        if not np.isfinite(vector).all():
             raise DecodeError("keypoint vector holds NaN or infinity")
+        if np.abs(vector).max() > MAX_KEYPOINT:
+            raise DecodeError(f"keypoint vector holds {np.abs(vector).max():.3g}: MediaPipe's image-normalised "
+                              f"coordinates stay within {MAX_KEYPOINT:g}")
         unknown = set(self.parts) - set(PARTS)
         if unknown:
             raise DecodeError(f"unknown parts {sorted(unknown)[:4]}")
@@ -229,6 +239,8 @@ class Flat:
                 else:
                     values[f.name] = json.loads(raw)
             return cls(**values)
+        except RecursionError:
+            raise DecodeError(f"{cls.__name__}: JSON nested too deep") from None
         except (TypeError, ValueError) as e:
             raise DecodeError(f"{cls.__name__}: {e}") from e
 
@@ -278,6 +290,14 @@ class TrainRequest(Flat):
     data: list
     options: dict = field(default_factory=dict)
     request_id: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.data, list) or not 1 <= len(self.data) <= 100 or not all(
+                isinstance(p, str) and 0 < len(p) <= 4096 and "\0" not in p for p in self.data):
+            raise DecodeError("data must be a JSON list of 1-100 paths (text of at most 4096 characters, no NUL)")
+        if not isinstance(self.options, dict):
+            raise DecodeError("options must be a JSON object, e.g. {\"epochs\": 100}")
+        _check_text("request_id", self.request_id)
 
 
 @dataclass(frozen=True)

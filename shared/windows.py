@@ -29,13 +29,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from shared.codec import VECTOR_SIZE, WINDOW
+from shared.logs import Throttled
 
 log = logging.getLogger(__name__)
+throttled = Throttled(log)  # a flood of odd seqs is a few lines with counts, not a line each
 
 START_FRAMES = 8  # a camera starts once this many frames are buffered (or the first has waited)
 MAX_AHEAD = 2 * WINDOW  # seqs further ahead than this are suspect until the camera's numbering moves there
 MAX_SUSPECTS = 2 * WINDOW
 FOLLOW_AFTER = 3  # far-ahead frames it takes to believe a camera's numbering moved there
+LATE_RUN = WINDOW  # frames in a row behind the window, with none placed, that mean the window is wrong
 
 
 @dataclass
@@ -110,7 +113,12 @@ class CameraWindow:
                             "(capture restarted its numbering?)")
             else:
                 self.counts["late"] += 1  # a redelivery, or a frame already given up on
-                return self.drain(now_ms)
+                self._late_run += arrival.vector is not None
+                if self._late_run < LATE_RUN:
+                    return self.drain(now_ms)
+                # Whatever put the window ahead (a forged entry, a clock far ahead), the camera's
+                # frames are all behind it now: they are the truth.
+                self._reset(f"{LATE_RUN} frames in a row came behind the window (seq {seq} < {self.next_seq})")
         elif seq in self.pending:
             self.counts["late"] += 1
             return self.drain(now_ms)
@@ -144,7 +152,7 @@ class CameraWindow:
             if waited < self.gap_wait_ms:
                 break
             first = min(self.pending)
-            self.counts["skipped"] += first - self.next_seq
+            self.counts["skipped"] += min(first - self.next_seq, MAX_AHEAD)  # slots, not a jump's distance
             self.next_seq = first
         return ready
 
@@ -185,16 +193,18 @@ class CameraWindow:
                     and self._last_in_range_ms >= arrival.arrived_ms):
                 del self.suspects[seq]
                 self.counts["out_of_range"] += 1
-                log.warning("camera %s: frame seq %d is far ahead of the frames arriving (next %d); ignored",
-                            self.camera, seq, self.next_seq)
+                throttled(logging.WARNING, f"ahead:{self.camera}",
+                          "camera %s: frame seq %d is far ahead of the frames arriving (next %d); ignored",
+                          self.camera, seq, self.next_seq)
 
     def _reset(self, why: str) -> None:
-        log.warning("camera %s: %s; its window starts anew", self.camera, why)
+        throttled(logging.WARNING, f"reset:{self.camera}", "camera %s: %s; its window starts anew", self.camera, why)
         self.counts["resets"] += 1
         self._reset_state()
 
     def _place(self, seq: int, arrival: _Arrival) -> ReadyWindow | None:
         self._newest_ts = max(self._newest_ts or arrival.capture_ts_ms, arrival.capture_ts_ms)
+        self._late_run = 0
         if arrival.vector is None:
             self.counts["dropped"] += 1
             return None  # its slot is filled when the next real frame comes

@@ -9,9 +9,10 @@ frames into correct predictions, have acknowledged everything, have copied what 
 `dead` (small and trimmed), have kept their memory flat, and have logged a handful of lines
 instead of one per entry, without a traceback; SIGTERM still stops each with exit code 0.
 
-Entries known to break a service are not in the main run: the `bugs` fixture sends them to
-services of their own, one at a time, and each `test_known_bug_*` is marked xfail(strict=True)
-with the file, line and cause, until the bug is fixed.
+Entries that once broke a service (a trainer request that escaped as a traceback, forged capture
+times that blinded a camera, absurd keypoints that got a healthy model rejected, a field name
+that is not UTF-8) are sent by the `bugs` fixture to services of their own, one at a time; each
+`test_regression_*` checks the fix.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import msgpack
 import numpy as np
 import psutil
 import pytest
@@ -513,7 +515,9 @@ def test_every_refused_entry_is_on_dead_once_and_nothing_good_is(run):
     not_dead = bad_image - set(dead_ids[frames.stream])
     assert not not_dead, Counter(frames.kinds[i] for i in not_dead)
     good = {i for i, k in frames.kinds.items() if k in ("near_valid", "far_future_seq", "too_old", "odd_image")}
-    assert good and not good & set(dead_ids[frames.stream])
+    wrongly = good & set(dead_ids[frames.stream])
+    reasons = Counter((frames.kinds[d["entry_id"]], d["reason"][:80]) for d in run.dead if d["entry_id"] in wrongly)
+    assert good and not wrongly, reasons.most_common(5)
     # The classifier refuses exactly the entries that do not decode or that name another camera.
     assert set(dead_ids[run.published["keypoints"].stream]) == run.published["keypoints"].must_refuse
     assert len(frames.must_refuse) > N_FRAMES / 2
@@ -573,23 +577,15 @@ def test_no_traceback_in_the_log(run, service):
     assert run.logs[service]["Traceback"] == 0, run.log_text[service][-4000:]
 
 
-WINDOW_LOG_FLOOD = (
-    "shared/windows.py:188 (CameraWindow._judge_suspects: 'frame seq N is far ahead ... ignored') and :192 "
-    "(_reset: 'its window starts anew') log once per entry, unthrottled: the ~250 far-ahead or out-of-order seqs of "
-    "the 2,000 keypoints entries give 170-320 WARNING lines (timing decides which of the two lines each gets)")
-MODEL_WATCH_LOG_FLOOD = (
-    "services/classifier/model_watch.py:202/206/225 log every refused announcement at ERROR, unthrottled: "
-    "300 bad entries on `models` give 300 ERROR lines")
-
 
 @pytest.mark.parametrize("service", [
-    "keypoints", pytest.param("classifier", marks=pytest.mark.xfail(strict=True, reason=WINDOW_LOG_FLOOD)), "trainer"])
+    "keypoints", "classifier", "trainer"])
 def test_warnings_are_not_one_per_entry(run, service):
     assert run.logs[service]["WARNING"] < MAX_WARNING_LINES, run.logs[service]
 
 
 @pytest.mark.parametrize("service", [
-    "keypoints", pytest.param("classifier", marks=pytest.mark.xfail(strict=True, reason=MODEL_WATCH_LOG_FLOOD)),
+    "keypoints", "classifier",
     "trainer"])
 def test_errors_are_not_one_per_entry(run, service):
     assert run.logs[service]["ERROR"] < MAX_WARNING_LINES, run.logs[service]
@@ -605,10 +601,10 @@ FAR_FUTURE_MS = 10 * 365 * 24 * 3600 * 1000  # ten years
 
 
 def keypoints_entry(camera: str, seq: int, ts: int, vector: np.ndarray) -> dict:
-    from shared.messages import KeypointsMessage
-
-    return KeypointsMessage.from_vector(vector=vector, camera=camera, seq=seq, capture_ts_ms=ts, parts=("pose",),
-                                        worker="fuzz", processing_ms=1.0).encode()
+    """A keypoints envelope packed by hand, so that it may hold what KeypointsMessage refuses to build."""
+    body = {"v": 1, "camera": camera, "seq": seq, "capture_ts_ms": ts, "vector_f32": vector.astype("<f4").tobytes(),
+            "parts": ["pose"], "worker": "fuzz", "processing_ms": 1.0}
+    return {"msg": msgpack.packb(body, use_bin_type=True)}
 
 
 @dataclass
@@ -798,55 +794,25 @@ def bugs(redis_server, tmp_path_factory, run) -> BugRun:
     return out
 
 
-FLAT_DECODE = ("shared/messages.py:230 (Flat.decode): json.loads raises RecursionError (a RuntimeError) on JSON "
-               "nested a few thousand deep, and :232 turns only TypeError and ValueError into a DecodeError")
-TRAINER_ESCAPES = ("so services/trainer/service.py handle() lets it escape: the request goes to dead with a "
-                   "traceback and is never answered on train:results")
-TRAIN_BUGS = {
-    "deep_json": f"{FLAT_DECODE}: data '[' * 3000, {TRAINER_ESCAPES}",
-    "options_list_of_names": "services/trainer/service.py:56 takes options '[\"epochs\"]' (a list of allowed names), "
-                             f"then :61 `**request.options` raises TypeError, {TRAINER_ESCAPES}",
-    "options_number": f"services/trainer/service.py:56 set(5) for options '5' raises TypeError, {TRAINER_ESCAPES}",
-    "data_number": f"services/trainer/service.py:62 iterates data '5' (TypeError), {TRAINER_ESCAPES}",
-    "data_null": f"services/trainer/service.py:62 iterates data 'null' (TypeError), {TRAINER_ESCAPES}",
-    "data_of_numbers": f"services/trainer/service.py:62 Path(5) for data '[5, 6]' raises TypeError, {TRAINER_ESCAPES}",
-    "path_5000_chars": "services/trainer/data.py:115 Path.is_file() raises OSError ENAMETOOLONG on a 5,005-character "
-                       "path (pathlib swallows only ENOENT, ENOTDIR, EBADF, ELOOP), not a DataError, "
-                       f"{TRAINER_ESCAPES}",
-}
 
 
-@pytest.mark.parametrize("trigger", [pytest.param(t, marks=pytest.mark.xfail(strict=True, reason=TRAIN_BUGS[t]))
-                                     if t in TRAIN_BUGS else t for t in sorted(TRAIN_TRIGGERS)])
-def test_known_bug_trainer_rejects_every_undecodable_request(bugs, trigger):
+@pytest.mark.parametrize("trigger", sorted(TRAIN_TRIGGERS))
+def test_regression_trainer_rejects_every_undecodable_request(bugs, trigger):
     answer = bugs.train[trigger]
     assert answer["result"] is not None and answer["result"].status == "rejected", answer
     assert not answer["dead"], answer
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "each request above that escapes handle() is logged with its traceback (shared/consumer.py dead_in passes "
-    "exc_info for errors that are not a SignstreamError)"))
-def test_known_bug_trainer_logs_no_traceback_for_bad_requests(bugs):
+def test_regression_trainer_logs_no_traceback_for_bad_requests(bugs):
     assert bugs.trainer_tracebacks == 0, bugs.logs["trainer"][-3000:]
 
 
-@pytest.mark.parametrize("trigger", [
-    "binary_value",
-    pytest.param("deep_json", marks=pytest.mark.xfail(strict=True, reason=(
-        f"{FLAT_DECODE}: labels '[' * 5000 is refused to dead, but services/classifier/model_watch.py:206 logs it "
-        "with log.exception, a traceback per such announcement"))),
-])
-def test_known_bug_model_watch_refuses_undecodable_announcements_without_traceback(bugs, trigger):
+@pytest.mark.parametrize("trigger", ["binary_value", "deep_json"])
+def test_regression_model_watch_refuses_undecodable_announcements_without_traceback(bugs, trigger):
     assert bugs.models[trigger] == {"dead": True, "tracebacks": 0}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "shared/windows.py:108: three keypoints entries with seqs far ahead and a capture time ten years ahead "
-    "(accepted: shared/messages.py _check_header only asks 0 < capture_ts_ms < 2**53) are followed while the camera "
-    "pauses; _newest_ts is then in the future, so every later real frame (lower seq, capture time not newer) is "
-    "counted 'late' and dropped: the camera gets no prediction again until the classifier restarts"))
-def test_known_bug_far_future_capture_time_does_not_blind_a_camera(bugs):
+def test_regression_far_future_capture_time_does_not_blind_a_camera(bugs):
     assert bugs.stuck.get("before", 0) >= 1
     assert bugs.stuck.get("after", 0) >= 3, bugs.stuck
 
@@ -855,20 +821,11 @@ def test_far_ahead_seqs_with_a_current_capture_time_do_not_blind_a_camera(bugs):
     assert bugs.skip.get("after", 0) >= 3, bugs.skip
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "shared/windows.py:147 (CameraWindow.drain) adds `first - next_seq` to the 'skipped' counter: once a far-ahead "
-    "jump is followed, the pending seqs can be far apart (10**6, 10**9, 10**12), so each give-up adds the distance "
-    "(~10**12) to the counter `signstream stats` shows (the main fuzz ends with skipped ~ 2.7e16 for 135 real frames)"))
-def test_known_bug_skipped_counter_counts_frames_not_seq_distance(bugs):
-    assert bugs.skip.get("skipped") is not None and 0 <= bugs.skip["skipped"] <= 200, bugs.skip
+def test_regression_skipped_counter_counts_frames_not_seq_distance(bugs):
+    assert "after" in bugs.skip and 0 <= (bugs.skip.get("skipped") or 0) <= 200, bugs.skip  # absent: none skipped
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "shared/messages.py:167 (KeypointsMessage) only checks that values are finite: three frames of 3.4e38 overflow a "
-    "healthy model to NaN, services/classifier/worker.py:125 (_model_failed) blames the model and ModelWatch.reject "
-    "drops it for good (no earlier model, its version refused if announced again): every camera's windows go "
-    "unclassified until a new version is announced"))
-def test_known_bug_absurd_keypoint_values_do_not_get_a_healthy_model_rejected(bugs):
+def test_regression_absurd_keypoint_values_do_not_get_a_healthy_model_rejected(bugs):
     assert bugs.huge.get("before", 0) >= 1
     assert not bugs.huge.get("model_rejected", True)
     assert bugs.huge.get("after", 0) >= 3, bugs.huge

@@ -22,6 +22,7 @@ from services.classifier.serving import ServingModel, load_serving_model
 from shared.errors import DecodeError, ModelError
 from shared.keys import Keys
 from shared.messages import DeadLetter, ModelAnnouncement, dead_payload, now_ms
+from shared.logs import Throttled
 from shared.redis_client import CONNECTION_ERRORS, Backoff, is_outage
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ class ModelWatch:
         self._lock = threading.Lock()
         self._last_id = "0-0"
         self.refused = 0
+        self._throttled = Throttled(log)  # a flood of bad announcements: a few lines with counts
 
     def take(self) -> ServingModel | None:
         """The newest checked model not yet taken, if any."""
@@ -199,7 +201,7 @@ class ModelWatch:
         try:
             announcement = ModelAnnouncement.decode(fields)
         except DecodeError as e:
-            log.error("announcement %s on %s refused: %s", entry, self.keys.models, e)
+            self._throttled(logging.ERROR, "undecodable", "announcement %s on %s refused: %s", entry, self.keys.models, e)
             self._refuse(entry, fields, f"DecodeError: {e}")
             return False
         except Exception as e:
@@ -222,7 +224,7 @@ class ModelWatch:
         try:
             model = load()
         except ModelError as e:
-            log.error("%s refused, the model in use keeps serving: %s", what, e)
+            self._throttled(logging.ERROR, "refused", "%s refused, the model in use keeps serving: %s", what, e)
             reason = f"ModelError: {e}"
         except Exception as e:  # load_serving_model should say ModelError; if not, a traceback to report
             log.exception("%s refused, the model in use keeps serving: unexpected error while loading it", what)

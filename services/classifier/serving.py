@@ -41,8 +41,10 @@ class ServingModel:
         """Probabilities (n, labels) for windows (n, 30, 1662), or ModelError if this model misbehaves.
 
         Raises ModelError when the model call raises, gives the wrong shape, or gives NaN or
-        infinity in any row (the message says in how many); the caller should then stop serving
-        this model (`ModelWatch.reject`). Windows of the wrong shape are the caller's bug: ValueError.
+        infinity and then fails its dry run too; the caller should then stop serving this model
+        (`ModelWatch.reject`). NaN rows from a model that still passes its dry run are the windows'
+        fault (keypoints no camera gives, which a sound model overflows on): those rows are returned
+        as they are, for the caller to refuse. Windows of the wrong shape are the caller's bug: ValueError.
         """
         windows = np.asarray(windows, dtype=np.float32)
         if windows.ndim != 3 or windows.shape[1:] != (WINDOW, VECTOR_SIZE):
@@ -56,8 +58,11 @@ class ServingModel:
                              f"and {len(self.labels)} labels")
         bad_rows = int(np.count_nonzero(~np.all(np.isfinite(probs), axis=1)))
         if bad_rows:
-            raise ModelError(f"model {self.version} gave NaN or infinite outputs for {bad_rows} of "
-                             f"{len(windows)} window(s)")
+            try:
+                check_runner(self.runner, len(self.labels))
+            except ModelError as e:
+                raise ModelError(f"model {self.version} gave NaN or infinite outputs for {bad_rows} of "
+                                 f"{len(windows)} window(s), and fails its dry run now: {e}") from None
         return probs
 
 

@@ -153,6 +153,20 @@ class ClassifierWorker(StreamConsumer):
             for window in ready:
                 self.stats.count(window.camera, "failed")
 
+    def _refuse_windows(self, windows: list[ReadyWindow], model: ServingModel, pipe: redis.client.Pipeline) -> None:
+        """Windows a sound model gives NaN for hold keypoints no camera gives: to `dead`, the model stays."""
+        self.throttled(logging.WARNING, "unusable", "%d window(s) of %s give NaN with model %s, which passes its "
+                       "dry run: their keypoints are implausible; sent to %s", len(windows),
+                       ", ".join(sorted({w.camera for w in windows})), model.version, self.keys.dead)
+        listed = [{"camera": w.camera, "seq": w.seq} for w in windows[:16]]
+        letter = DeadLetter(service=self.service, worker=self.worker,
+                            reason=f"model {model.version} gives NaN for these windows (implausible keypoints)",
+                            stream=self.keys.keypoints(windows[0].camera), entry_id="", ts=now_ms(),
+                            payload=json.dumps({"windows": listed, "count": len(windows)}))
+        pipe.xadd(self.keys.dead, letter.encode(), maxlen=self.stream_maxlen, approximate=True)
+        for window in windows:
+            self.stats.count(window.camera, "unusable")
+
     def _publish(self, ready: list[ReadyWindow], pipe: redis.client.Pipeline) -> None:
         if not ready or self.model is None:
             return
@@ -162,9 +176,12 @@ class ClassifierWorker(StreamConsumer):
             return
         model, probs = result
         batch_ms = (time.perf_counter() - started) * 1000
+        usable = np.all(np.isfinite(probs), axis=1)
+        if not usable.all():
+            self._refuse_windows([w for w, ok in zip(ready, usable) if not ok], model, pipe)
         now = now_ms()
         maxlen = self.stream_maxlen
-        for window, p in zip(ready, probs):
+        for window, p in zip([w for w, ok in zip(ready, usable) if ok], probs[usable]):
             best = int(np.argmax(p))
             label, confidence = model.labels[best], float(p[best])
             prediction = Prediction(

@@ -112,6 +112,14 @@ def load_data(paths: list[Path], actions: list[str] | None = None) -> Dataset:
     parts = []
     for path in paths:
         path = Path(path)
+        try:
+            path.stat()
+        except FileNotFoundError:
+            pass  # said below, with what the layout should be
+        except OSError as e:  # a name too long, a loop of links, no permission
+            raise DataError(f"cannot read {str(path)[:120]}: {e.strerror}") from None
+        except ValueError as e:  # a NUL in the name
+            raise DataError(f"cannot read {str(path)[:120]!r}: {e}") from None
         if path.is_file() and path.suffix == ".npz":
             parts.append(load_signer_file(path))
         elif path.is_dir() and any(path.glob("*.npz")):

@@ -12,11 +12,12 @@ from shared.messages import KeypointsMessage
 
 
 def publish_live(r, keys, camera, stop, fps=100):
-    """Keypoints whose vector holds their seq, arriving in pairs swapped, as two workers would."""
+    """Keypoints whose vector holds their seq (in thousandths: keypoints stay small), arriving in pairs
+    swapped, as two workers would."""
     seq = 0
     while not stop.is_set():
         for s in (seq + 1, seq):
-            msg = KeypointsMessage.from_vector(vector=np.full(1662, s, np.float32), camera=camera, seq=s,
+            msg = KeypointsMessage.from_vector(vector=np.full(1662, s / 1000, np.float32), camera=camera, seq=s,
                                                capture_ts_ms=int(time.time() * 1000), parts=(), worker="t",
                                                processing_ms=0.0)
             r.xadd(keys.keypoints(camera), msg.encode())
@@ -43,7 +44,7 @@ def test_collect_appends_complete_sequences_in_capture_order_after_existing_ones
     for seq_dir in written:
         frames = [np.load(seq_dir / f"{i}.npy") for i in range(30)]
         assert sorted(p.name for p in seq_dir.iterdir()) == sorted(f"{i}.npy" for i in range(30))
-        firsts = [int(f[0]) for f in frames]
+        firsts = [round(float(f[0]) * 1000) for f in frames]
         assert firsts == list(range(firsts[0], firsts[0] + 30)), "frames out of capture order"
         assert all(f.shape == (1662,) and f.dtype == np.float32 for f in frames)
     assert any("sequence 3" in line for line in said)
@@ -53,7 +54,7 @@ def test_a_recording_never_has_a_hole_where_it_joined_the_stream(r, keys):
     # Two workers finish 49 before 48; recording starts reading between the two.
     def publish(seq):
         r.xadd(keys.keypoints("cam2"), KeypointsMessage.from_vector(
-            vector=np.full(1662, seq, np.float32), camera="cam2", seq=seq, capture_ts_ms=int(time.time() * 1000),
+            vector=np.full(1662, seq / 1000, np.float32), camera="cam2", seq=seq, capture_ts_ms=int(time.time() * 1000),
             parts=(), worker="t", processing_ms=0.0).encode())
 
     publish(49)
@@ -66,7 +67,7 @@ def test_a_recording_never_has_a_hole_where_it_joined_the_stream(r, keys):
         publish(seq)
         time.sleep(0.005)
     reading.join(10)
-    assert [int(f[0]) for f in recorded[0]] == list(range(50, 80))
+    assert [round(float(f[0]) * 1000) for f in recorded[0]] == list(range(50, 80))
 
 
 def test_collect_without_keypoints_arriving_says_what_to_start(r, keys, tmp_path):

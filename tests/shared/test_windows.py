@@ -232,3 +232,19 @@ def test_a_capture_restart_announced_resets_a_window_holding_frames_of_the_run_b
     assert window.counts["resets"] == 1
     made = live(window, range(60, 100), start_ms=round(61 * FRAME_MS) - round(60 * FRAME_MS))
     assert made and made[0][0] == 89  # a fresh window of the new run only
+
+
+def test_a_window_sent_ahead_by_forged_entries_comes_back_to_the_camera_s_real_frames():
+    from shared.windows import CameraWindow
+
+    window = CameraWindow("c", stride=3, gap_wait_ms=300)
+    live(window, range(40))
+    # three entries far ahead, captured "ten years from now", then the camera pauses: the window follows them
+    future = 10 * 365 * 24 * 3600 * 1000
+    for i in range(3):
+        window.add(10**6 + i, vec(0), future + i, now_ms=round(40 * FRAME_MS) + 400)
+    window.drain(now_ms=round(40 * FRAME_MS) + 2000)
+    assert window.counts["resets"] == 1
+    made = live(window, range(40, 140))  # the camera's real frames: behind the window, older than its "newest"
+    assert window.counts["resets"] == 2  # after a window's worth of them, they win
+    assert made and made[-1][0] >= 137 and made[0][0] < 40 + 30 + 30 + 3
