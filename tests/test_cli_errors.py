@@ -92,6 +92,7 @@ def test_stats_with_the_right_password_still_works(locked_redis):
 def test_a_password_changed_while_a_worker_runs_ends_it_with_code_3_not_endless_retries(tmp_path):
     server = RedisServer(tmp_path / "redis", password=PASSWORD)
     server.start()
+    proc = None
     try:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNSTREAM_")}
         env.update(REDIS_URL=server.url, SIGNSTREAM_NAMESPACE="clierr2:", PYTHONUNBUFFERED="1")
@@ -109,6 +110,9 @@ def test_a_password_changed_while_a_worker_runs_ends_it_with_code_3_not_endless_
         admin.client_kill_filter(_type="normal", skipme=True)  # the worker must authenticate again
         out, err = proc.communicate(timeout=60)
     finally:
+        if proc is not None and proc.poll() is None:  # a worker that retries for ever must not outlive its test
+            proc.kill()
+            proc.wait()
         server.stop()
     assert proc.returncode == 3, err
     lines = [line for line in err.splitlines() if "error" in line.lower()]
