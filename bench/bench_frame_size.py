@@ -344,7 +344,7 @@ def render(result: dict) -> list[str]:
                f"(INTER_LINEAR would take {c['resize_linear_ms']:.2f})"
                for name, c in result["clips"].items() if not c["control"]]
     lines += ["", "Capture's resize (INTER_AREA), mean per frame: " + "; ".join(resizes) + "."]
-    lines += ["", f"Redis memory of one camera's frames stream at the default maxlen 600: "
+    lines += ["", "Redis memory of one camera's frames stream at the default maxlen 600: "
               + ", ".join(f"{name} {c[FULL]['bytes'] * 600 / 2**20:.0f} MB full, "
                           f"{c[SMALL]['bytes'] * 600 / 2**20:.0f} MB at {mw}"
                           for name, c in result["clips"].items() if not c["control"]) + ".",

@@ -17,11 +17,9 @@ import warnings
 
 import numpy as np
 import pytest
-from services.classifier.main import run_classifier
 from services.classifier.model_watch import ModelWatch
 from services.classifier.runner import check_runner
 from services.classifier.serving import ServingModel, load_serving_model
-from services.classifier.settings import ClassifierSettings
 from shared.errors import ModelError
 from shared.messages import KeypointsMessage, ModelAnnouncement, Prediction
 from shared.redis_client import connect
@@ -49,42 +47,6 @@ def versions(tmp_path_factory):
         "nan": write_version(root / "nan", nan_on_keypoints_model(3), LABELS),
         "logits": write_version(root / "logits", logits_model(3), LABELS),
     }
-
-
-class RunningClassifier:
-    def __init__(self, settings):
-        self.stop = threading.Event()
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, args=(settings,), daemon=True)
-        self.thread.start()
-
-    def _run(self, settings):
-        try:
-            run_classifier(settings, self.stop)
-        except BaseException as e:  # the test says what went wrong instead of a thread's traceback
-            self.error = e
-
-    def close(self):
-        self.stop.set()
-        self.thread.join(10)
-        assert not self.thread.is_alive(), "classifier did not stop within 10 s"
-
-
-@pytest.fixture
-def start_classifier(redis_url, namespace, tmp_path):
-    running = []
-
-    def start(**overrides):
-        options = dict(redis_url=redis_url, namespace=namespace, models_dir=tmp_path / "none", stride=5,
-                       gap_wait_ms=100, block_ms=50, refresh_cameras_s=0.2, confirm_windows=2)
-        options.update(overrides)
-        classifier = RunningClassifier(ClassifierSettings(**options))
-        running.append(classifier)
-        return classifier
-
-    yield start
-    for classifier in running:
-        classifier.close()
 
 
 def publish_keypoints(r, keys, camera, seqs):

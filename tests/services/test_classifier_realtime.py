@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from shared.messages import KeypointsMessage
-from tests.services.test_classifier_service import predictions, start_classifier, versions  # noqa: F401 (fixtures)
+from tests.services.test_classifier_service import predictions, versions  # noqa: F401 (a fixture)
 from tests.waiting import wait_for
 
 FRAME_MS = 1000 / 15
@@ -60,9 +60,9 @@ def test_with_one_frame_in_two_or_three_lost_predictions_stay_within_a_second_of
 
 
 def test_a_far_future_seq_does_not_stop_a_camera_being_classified(r, keys, versions, start_classifier):
-    start_classifier(model=versions["v1"], stride=5, gap_wait_ms=100)
+    start_classifier(model=versions["v1"], stride=5, gap_wait_ms=100, max_age_s=60)  # however slow the start
     r.hset(keys.cameras, "cam", json.dumps({"source": "test"}))
-    origin = int(time.time() * 1000) - 3000
+    origin = int(time.time() * 1000) - round(40 * FRAME_MS)  # the newest frame captured now
     for seq in range(40):
         r.xadd(keys.keypoints("cam"), keypoints("cam", seq, origin + round(seq * FRAME_MS)))
     assert wait_for(lambda: len(lag_ms(r, keys, "cam")) == 3)
@@ -75,9 +75,9 @@ def test_a_far_future_seq_does_not_stop_a_camera_being_classified(r, keys, versi
 
 
 def test_a_camera_whose_numbering_restarts_is_classified_again(r, keys, versions, start_classifier):
-    start_classifier(model=versions["v1"], stride=5, gap_wait_ms=100)
+    start_classifier(model=versions["v1"], stride=5, gap_wait_ms=100, max_age_s=60)  # however slow the start
     r.hset(keys.cameras, "cam", json.dumps({"source": "test"}))
-    origin = int(time.time() * 1000) - 4000
+    origin = int(time.time() * 1000) - round(40 * FRAME_MS)  # the newest frame captured now
     for seq in range(40):
         r.xadd(keys.keypoints("cam"), keypoints("cam", seq, origin + round(seq * FRAME_MS)))
     assert wait_for(lambda: len(lag_ms(r, keys, "cam")) == 3)
@@ -115,7 +115,7 @@ def test_a_batch_that_fails_in_an_unexpected_way_is_acknowledged_dead_lettered_a
     thread.start()
     try:
         r.hset(keys.cameras, "cam", json.dumps({"source": "test"}))
-        origin = int(time.time() * 1000) - 4000
+        origin = int(time.time() * 1000) - round(40 * FRAME_MS)  # the newest frame captured now
         for seq in range(40):
             r.xadd(keys.keypoints("cam"), keypoints("cam", seq, origin + round(seq * FRAME_MS)))
         assert wait_for(lambda: r.xlen(keys.dead) >= 1, 20)
@@ -130,3 +130,23 @@ def test_a_batch_that_fails_in_an_unexpected_way_is_acknowledged_dead_lettered_a
     finally:
         stop.set()
         thread.join(10)
+
+
+def test_a_backlog_older_than_max_age_is_counted_stale_not_classified(r, keys, versions, start_classifier):
+    start_classifier(model=versions["v1"], stride=5, gap_wait_ms=100, max_age_s=5)
+    r.hset(keys.cameras, "cam", json.dumps({"source": "test"}))
+    old = int(time.time() * 1000) - 20_000  # keypoints left over from 20 s ago (a classifier that was down)
+    for seq in range(40):
+        last = r.xadd(keys.keypoints("cam"), keypoints("cam", seq, old + round(seq * FRAME_MS)))
+
+    def all_read_and_acknowledged() -> bool:
+        groups = r.xinfo_groups(keys.keypoints("cam")) if r.exists(keys.keypoints("cam")) else []
+        return bool(groups) and groups[0]["last-delivered-id"] == last and groups[0]["pending"] == 0
+
+    assert wait_for(all_read_and_acknowledged, 30)
+    now = int(time.time() * 1000) - round(40 * FRAME_MS)
+    for seq in range(1000, 1040):  # the camera now, after a restart of its numbering
+        r.xadd(keys.keypoints("cam"), keypoints("cam", seq, now + round((seq - 1000) * FRAME_MS)))
+    assert wait_for(lambda: len(lag_ms(r, keys, "cam")) == 3, 20)
+    assert [seq for seq, _ in lag_ms(r, keys, "cam")] == [1029, 1034, 1039]  # nothing of the stale backlog
+    assert all(lag < 5000 for _, lag in lag_ms(r, keys, "cam"))

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 
 import numpy as np
 import pytest
 
-from services.classifier.main import run_classifier
-from services.classifier.settings import ClassifierSettings
 from shared.messages import KeypointsMessage, ModelAnnouncement, Prediction
 from tests.model_fixtures import constant_model, write_version
 from tests.waiting import wait_for
@@ -30,35 +27,6 @@ def versions(tmp_path_factory):
     (corrupt / "labels.json").write_text(json.dumps(LABELS))
     wrong_size = write_version(root / "two-labels", constant_model(2, favourite=0), LABELS)
     return {"v1": v1, "v2": v2, "corrupt": corrupt, "wrong_size": wrong_size}
-
-
-class RunningClassifier:
-    def __init__(self, settings):
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=run_classifier, args=(settings, self.stop), daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.stop.set()
-        self.thread.join(10)
-        assert not self.thread.is_alive(), "classifier did not stop within 10 s"
-
-
-@pytest.fixture
-def start_classifier(redis_url, namespace, tmp_path):
-    running = []
-
-    def start(**overrides):
-        options = dict(redis_url=redis_url, namespace=namespace, models_dir=tmp_path / "none", stride=5,
-                       gap_wait_ms=100, block_ms=50, refresh_cameras_s=0.2, confirm_windows=2)
-        options.update(overrides)
-        classifier = RunningClassifier(ClassifierSettings(**options))
-        running.append(classifier)
-        return classifier
-
-    yield start
-    for classifier in running:
-        classifier.close()
 
 
 _timelines: dict[str, int] = {}

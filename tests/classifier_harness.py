@@ -1,0 +1,48 @@
+"""A classifier running in a thread of the test, against the test's Redis: what the classifier tests share."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from services.classifier.main import run_classifier
+from services.classifier.settings import ClassifierSettings
+
+
+class RunningClassifier:
+    def __init__(self, settings):
+        self.stop = threading.Event()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, args=(settings,), daemon=True)
+        self.thread.start()
+
+    def _run(self, settings):
+        try:
+            run_classifier(settings, self.stop)
+        except BaseException as e:  # the test says what went wrong instead of a thread's traceback
+            self.error = e
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(10)
+        assert not self.thread.is_alive(), "classifier did not stop within 10 s"
+
+
+@pytest.fixture
+def start_classifier(redis_url, namespace, tmp_path):
+    """start(**settings) runs a classifier with quick test settings; every one started is stopped after the test."""
+    running = []
+
+    def start(**overrides):
+        options = dict(redis_url=redis_url, namespace=namespace, models_dir=tmp_path / "none", stride=5,
+                       gap_wait_ms=100, block_ms=50, refresh_cameras_s=0.2, confirm_windows=2,
+                       max_age_s=60)  # a loaded machine may start slowly: frames published first stay current
+        options.update(overrides)
+        classifier = RunningClassifier(ClassifierSettings(**options))
+        running.append(classifier)
+        return classifier
+
+    yield start
+    for classifier in running:
+        classifier.close()
