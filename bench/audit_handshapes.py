@@ -22,7 +22,7 @@ from common import SHARED, write_results
 import numpy as np  # noqa: E402
 
 from services.trainer.data import load_data  # noqa: E402
-from services.trainer.layers import FACE_END, HAND_POINTS  # noqa: E402
+from shared.model_layers import FACE_END, HAND_POINTS  # noqa: E402
 
 FINGERTIPS = {"index": 8, "middle": 12, "ring": 16, "pinky": 20}
 WRIST, MIDDLE_KNUCKLE = 0, 9

@@ -10,7 +10,7 @@ import time
 import psutil
 import pytest
 
-from services.trainer.versions import ModelStore
+from shared.model_store import ModelStore
 from tests.conftest import REPO, VIDEOS, signstream_cmd
 from tests.model_fixtures import constant_model, write_version
 from tests.waiting import wait_for

@@ -8,7 +8,6 @@ for a Redis outage or kill the thread that loads it.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from dataclasses import dataclass
@@ -19,11 +18,10 @@ import numpy as np
 from services.classifier.runner import Runner, check_runner, fast_runner, one_line
 from shared.codec import VECTOR_SIZE, WINDOW
 from shared.errors import ModelError
+from shared.model_store import MODEL_FILE, read_labels
 
 log = logging.getLogger(__name__)
 
-MODEL_FILE = "model.keras"
-LABELS_FILE = "labels.json"
 MAX_VERSION_CHARS = 64
 MAX_PATH_CHARS = 4096  # Linux PATH_MAX; longer paths cannot be opened anyway
 SHOWN_PATH_CHARS = 120  # how much of a path an error line quotes
@@ -97,17 +95,6 @@ def check_path(path: object) -> Path:
     return Path(text)
 
 
-def read_labels(path: Path) -> tuple[str, ...]:
-    try:
-        raw = json.loads((path / LABELS_FILE).read_text())
-    except (OSError, ValueError) as e:
-        raise ModelError(f"cannot read {shown(path / LABELS_FILE)}: {one_line(e)}") from e
-    labels = raw.get("labels") if isinstance(raw, dict) else raw
-    if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
-        raise ModelError(f"{shown(path / LABELS_FILE)} must hold a non-empty list of label names")
-    return tuple(labels)
-
-
 def load_serving_model(path: str | Path, version: str | None = None) -> ServingModel:
     """Load, convert and dry-run a model version; any failure is a one-line ModelError saying why it cannot serve.
 
@@ -116,7 +103,7 @@ def load_serving_model(path: str | Path, version: str | None = None) -> ServingM
     """
     import keras
 
-    import services.trainer.layers  # noqa: F401  (registers the layers saved models may use)
+    import shared.model_layers  # noqa: F401  (registers the layers saved models may use)
 
     path = check_path(path)
     if version is not None:

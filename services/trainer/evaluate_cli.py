@@ -9,12 +9,11 @@ import numpy as np
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from services.classifier.serving import MODEL_FILE, read_labels
 from services.trainer.data import load_data
 from services.trainer.metrics import confusion_table, scores, scores_from_confusion
 from services.trainer.settings import ModelChoices
 from services.trainer.training import predict_labels
-from services.trainer.versions import ModelStore
+from shared.model_store import MODEL_FILE, ModelStore, read_labels
 from shared.errors import ModelError
 from shared.settings import load_settings
 
@@ -49,7 +48,7 @@ def resolve_model(spec: str, models_dir: Path) -> Path:
 def evaluate(model_dir: Path, data) -> dict:
     import keras
 
-    import services.trainer.layers  # noqa: F401  (registers the layers saved models may use)
+    import shared.model_layers  # noqa: F401  (registers the layers saved models may use)
 
     labels = list(read_labels(model_dir))
     try:

@@ -74,7 +74,7 @@ def transformer(n_labels: int, features: int = VECTOR_SIZE, width: int = 64, blo
     import keras
     from keras import layers
 
-    from services.trainer.layers import FramePosition
+    from shared.model_layers import FramePosition
 
     inputs = keras.Input((WINDOW, features))
     x = layers.Dense(width)(inputs)
@@ -103,7 +103,7 @@ def build_model(arch: str, n_labels: int, learning_rate: float = 1e-3, normalise
     """The network for `arch`, behind the chosen input layers; 1662 raw floats per frame in, always."""
     import keras
 
-    from services.trainer.layers import BodyNormalization, DropFace, HandShape
+    from shared.model_layers import BodyNormalization, DropFace, HandShape
 
     if arch not in BUILDERS:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(BUILDERS)}")

@@ -7,7 +7,7 @@ import logging
 import redis
 
 from services.trainer.training import TrainOutcome
-from services.trainer.versions import ModelStore
+from shared.model_store import ModelStore
 from shared.keys import Keys
 from shared.messages import ModelAnnouncement
 

@@ -9,7 +9,7 @@ from services.trainer.data import load_data
 from services.trainer.promotion import promote
 from services.trainer.settings import TrainCommandSettings, TrainerSettings
 from services.trainer.training import TrainOptions, TrainOutcome, train
-from services.trainer.versions import ModelStore
+from shared.model_store import ModelStore
 from shared.errors import EXIT_ERROR, EXIT_OK
 from shared.logs import setup_logging
 from shared.redis_client import CONNECTION_ERRORS, auth_error, connect, is_outage, redact_url

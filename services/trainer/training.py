@@ -15,7 +15,7 @@ from services.trainer.audit import AuditResult, audit_labels
 from services.trainer.data import Dataset
 from services.trainer.metrics import save_confusion_png, scores
 from services.trainer.model import build_model
-from services.trainer.versions import ModelStore, write_json
+from shared.model_store import LABELS_FILE, MODEL_FILE, ModelStore, write_json
 
 log = logging.getLogger(__name__)
 
@@ -153,8 +153,8 @@ def train(data: Dataset, options: TrainOptions, store: ModelStore, verbose: int 
         verdict = judge(metrics, options.min_accuracy)
         metrics["accepted"] = verdict.accepted
         metrics["verdict"] = verdict.reason
-        model.save(building / "model.keras")
-        write_json(building / "labels.json", labels)
+        model.save(building / MODEL_FILE)
+        write_json(building / LABELS_FILE, labels)
         write_json(building / "metrics.json", metrics)
         write_json(building / "options.json", asdict(options))
         write_json(building / "data.json", {"sources": data.sources, "counts": data.counts(),

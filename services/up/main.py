@@ -15,7 +15,7 @@ from pathlib import Path
 from services.up.console import Console
 from services.up.redis_server import RedisServer
 from services.up.settings import UpSettings
-from services.trainer.versions import ModelStore
+from shared.model_store import ModelStore
 from services.up.supervisor import Supervisor
 from shared.errors import EXIT_OK, ConfigError, RedisUnreachable
 from shared.lifecycle import install_stop_signals

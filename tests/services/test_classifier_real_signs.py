@@ -13,7 +13,7 @@ from services.classifier.main import run_classifier
 from services.classifier.settings import ClassifierSettings
 from services.trainer.data import load_data
 from services.trainer.training import TrainOptions, stratified_split, train
-from services.trainer.versions import ModelStore
+from shared.model_store import ModelStore
 from shared.messages import KeypointsMessage, Prediction
 from tests.conftest import SIGNERS
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from services.classifier.runner import fast_runner
-from services.trainer.layers import BodyNormalization, DropFace, HandShape
+from shared.model_layers import BodyNormalization, DropFace, HandShape
 from services.trainer.model import ARCHITECTURES, build_model
 from tests.conftest import SIGNERS
 

@@ -13,7 +13,7 @@ from services.trainer.model import build_model
 from services.trainer.settings import TrainerSettings
 from services.trainer.train_cli import train_and_promote
 from services.trainer.training import TrainOptions, stratified_split, train
-from services.trainer.versions import ModelStore
+from shared.model_store import ModelStore
 from shared.messages import ModelAnnouncement
 from tests.conftest import SIGNERS, signstream_cmd
 

@@ -5,7 +5,8 @@
 
 A version is built in a hidden temporary directory and renamed into place, so a crash or a
 kill never leaves a half-written version; two trainers racing for a number both succeed, the
-loser with the next number.
+loser with the next number. The trainer writes versions, the classifier reads them: the layout
+lives here, shared, so neither service imports the other.
 """
 
 from __future__ import annotations
@@ -17,8 +18,27 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from shared.errors import ModelError
+
 VERSION = re.compile(r"^v(\d{4,})$")
 CURRENT = "current"
+MODEL_FILE = "model.keras"
+LABELS_FILE = "labels.json"
+
+
+def read_labels(path: Path) -> tuple[str, ...]:
+    """The label names of a version directory, in the model's output order; ModelError says what is wrong."""
+    where = str(path / LABELS_FILE)
+    where = where if len(where) <= 120 else f"{where[:120]}... ({len(where)} characters)"
+    try:
+        raw = json.loads((path / LABELS_FILE).read_text())
+    except (OSError, ValueError) as e:
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ModelError(f"cannot read {where}: {reason}") from e
+    labels = raw.get("labels") if isinstance(raw, dict) else raw
+    if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
+        raise ModelError(f"{where} must hold a non-empty list of label names")
+    return tuple(labels)
 
 
 class ModelStore:
