@@ -87,6 +87,7 @@ class CameraWindow:
         self._last_real: tuple[int, np.ndarray, int] | None = None  # seq, vector, capture_ts_ms
         self._newest_ts: int | None = None  # newest capture time placed, frames and drops alike
         self._since_last = 0
+        self._late_run = 0  # frames in a row that came behind the window
 
     def capture_started(self, started_ms: int) -> None:
         """Capture announced a (re)start at `started_ms`: frames from before it are another run."""
