@@ -167,17 +167,14 @@ class StreamConsumer(ABC):
         self._throttled(logging.WARNING, f"{entry.stream}\0{type(error).__name__}",
                         "entry %s of %s sent to %s: %s", entry.id, entry.stream[:100], self.keys.dead, reason,
                         exc_info=None if expected else error)
-        letter = DeadLetter(
-            service=self.service,
-            worker=self.worker,
-            reason=reason,
-            stream=entry.stream,
-            entry_id=entry.id,
-            ts=now_ms(),
-            payload=dead_payload(entry.fields or {}),
-        )
-        pipe.xadd(self.keys.dead, letter.encode(), maxlen=self.stream_maxlen, approximate=True)
+        self.letter_in(pipe, reason, entry.stream, entry.id, dead_payload(entry.fields or {}))
         self.stats.count(self.camera_of(entry.stream), "dead")
+
+    def letter_in(self, pipe: redis.client.Pipeline, reason: str, stream: str, entry_id: str, payload: str) -> None:
+        """Queue a dead letter from this worker on `dead` (the reason cut to 500 characters)."""
+        letter = DeadLetter(service=self.service, worker=self.worker, reason=reason[:500], stream=stream,
+                            entry_id=entry_id, ts=now_ms(), payload=payload)
+        pipe.xadd(self.keys.dead, letter.encode(), maxlen=self.stream_maxlen, approximate=True)
 
     # --- Redis plumbing -----------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 
 
 def default_worker_id(service: str) -> str:
@@ -30,8 +31,6 @@ class Throttled:
     """
 
     def __init__(self, logger: logging.Logger, every_s: float = 10.0, clock=None):
-        import time
-
         self.log = logger
         self.every_s = every_s
         self.clock = clock or time.monotonic

@@ -175,8 +175,9 @@ class KeypointsMessage(Envelope):
         vector = self.vector
         if not np.isfinite(vector).all():
             raise DecodeError("keypoint vector holds NaN or infinity")
-        if np.abs(vector).max() > MAX_KEYPOINT:
-            raise DecodeError(f"keypoint vector holds {np.abs(vector).max():.3g}: MediaPipe's image-normalised "
+        peak = float(np.abs(vector).max())
+        if peak > MAX_KEYPOINT:
+            raise DecodeError(f"keypoint vector holds {peak:.3g}: MediaPipe's image-normalised "
                               f"coordinates stay within {MAX_KEYPOINT:g}")
         unknown = set(self.parts) - set(PARTS)
         if unknown:

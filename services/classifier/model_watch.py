@@ -240,12 +240,7 @@ class ModelWatch:
             log.info("%s loaded and checked (%d labels, %s runner); switching at the next batch",
                      what, len(model.labels), model.runner.kind)
             return True
-        if entry is not None:
-            self._refuse(*entry, reason)
-        else:
-            with self._lock:
-                self.refused += 1
-            self._dead("", {"version": version or "", "what": what}, reason)
+        self._refuse(*(entry or ("", {"version": version or "", "what": what})), reason)
         return False
 
     def _refuse(self, entry_id: str, fields: Mapping, reason: str) -> None:

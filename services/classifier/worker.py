@@ -20,7 +20,7 @@ from shared.errors import DecodeError, ModelError
 from shared.keys import GROUP_CLASSIFIER, KEYPOINTS_PREFIX
 from shared.logs import Throttled
 from shared.redis_client import CONNECTION_ERRORS
-from shared.messages import DeadLetter, Detection, FrameGap, Prediction, decode_keypoints_entry, now_ms
+from shared.messages import Detection, FrameGap, Prediction, decode_keypoints_entry, now_ms
 from shared.windows import ReadyWindow, Windows
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,6 @@ class ClassifierWorker(StreamConsumer):
             except Exception as e:  # one bad entry goes to dead, the batch goes on
                 self.dead_in(pipe, entry, e)
             pipe.xack(entry.stream, self.group, entry.id)
-        ready += self.windows.flush_gaps(now)
         self._publish_contained(ready, pipe)
         pipe.execute()
 
@@ -145,27 +144,23 @@ class ClassifierWorker(StreamConsumer):
             del pipe.command_stack[mark:]  # no half of a batch's outputs
             self.throttled(logging.ERROR, type(e).__name__, "classifying %d window(s) failed, skipped: %s",
                            len(ready), e, exc_info=e)
-            windows = [{"camera": w.camera, "seq": w.seq} for w in ready[:16]]
-            letter = DeadLetter(service=self.service, worker=self.worker, reason=f"{type(e).__name__}: {e}"[:500],
-                                stream=self.keys.keypoints(ready[0].camera), entry_id="", ts=now_ms(),
-                                payload=json.dumps({"windows": windows, "count": len(ready)}))
-            pipe.xadd(self.keys.dead, letter.encode(), maxlen=self.stream_maxlen, approximate=True)
-            for window in ready:
-                self.stats.count(window.camera, "failed")
+            self._dead_windows(pipe, ready, f"{type(e).__name__}: {e}", "failed")
 
     def _refuse_windows(self, windows: list[ReadyWindow], model: ServingModel, pipe: redis.client.Pipeline) -> None:
         """Windows a sound model gives NaN for hold keypoints no camera gives: to `dead`, the model stays."""
         self.throttled(logging.WARNING, "unusable", "%d window(s) of %s give NaN with model %s, which passes its "
                        "dry run: their keypoints are implausible; sent to %s", len(windows),
                        ", ".join(sorted({w.camera for w in windows})), model.version, self.keys.dead)
+        self._dead_windows(pipe, windows, f"model {model.version} gives NaN for these windows (implausible keypoints)",
+                           "unusable")
+
+    def _dead_windows(self, pipe: redis.client.Pipeline, windows: list[ReadyWindow], reason: str, counter: str) -> None:
+        """One dead letter naming the windows (camera and newest seq, the first 16), each counted under `counter`."""
         listed = [{"camera": w.camera, "seq": w.seq} for w in windows[:16]]
-        letter = DeadLetter(service=self.service, worker=self.worker,
-                            reason=f"model {model.version} gives NaN for these windows (implausible keypoints)",
-                            stream=self.keys.keypoints(windows[0].camera), entry_id="", ts=now_ms(),
-                            payload=json.dumps({"windows": listed, "count": len(windows)}))
-        pipe.xadd(self.keys.dead, letter.encode(), maxlen=self.stream_maxlen, approximate=True)
+        self.letter_in(pipe, reason, self.keys.keypoints(windows[0].camera), "",
+                       json.dumps({"windows": listed, "count": len(windows)}))
         for window in windows:
-            self.stats.count(window.camera, "unusable")
+            self.stats.count(window.camera, counter)
 
     def _publish(self, ready: list[ReadyWindow], pipe: redis.client.Pipeline) -> None:
         if not ready or self.model is None:
