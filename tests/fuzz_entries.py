@@ -138,7 +138,29 @@ class SeqSource:
         return rng.randint(0, 50)
 
 
-class FrameFuzzer(Fuzzer):
+class EnvelopeFuzzer(Fuzzer):
+    """A fuzzer of msgpack envelopes (`frames:*`, `keypoints:*`): what breaks any envelope, whatever it carries."""
+
+    def body(self, **changes) -> dict:
+        raise NotImplementedError
+
+    def envelope_junk(self) -> list[tuple[str, Callable[[], Fields], float]]:
+        return [
+            ("not_msgpack", lambda: {"msg": not_msgpack(self.rng)}, 3),
+            ("random_bytes", lambda: {"msg": self.rng.randbytes(self.rng.randint(0, 300))}, 2),
+            ("msgpack_non_map", lambda: {"msg": msgpack_non_map(self.rng)}, 2),
+            ("deep_nesting", lambda: {"msg": deep_nesting(self.rng)}, 1),
+            ("nested_maps", lambda: envelope(self.body(**{self.rng.choice(list(self.body())): NESTED})), 2),
+            ("missing_field", self.missing_field, 3),
+        ]
+
+    def missing_field(self) -> Fields:
+        body = self.body()
+        del body[self.rng.choice(list(body))]
+        return envelope(body)
+
+
+class FrameFuzzer(EnvelopeFuzzer):
     """Entries for `frames:<camera>`."""
 
     def __init__(self, rng: random.Random, camera: str, jpeg: bytes, seqs: SeqSource, big: int = 4):
@@ -150,12 +172,7 @@ class FrameFuzzer(Fuzzer):
         self.odd = odd_images()
         self.limits = {"big_value": big}
         self.kinds: list[tuple[str, Callable[[], Fields], float]] = [
-            ("not_msgpack", lambda: {"msg": not_msgpack(self.rng)}, 3),
-            ("random_bytes", lambda: {"msg": self.rng.randbytes(self.rng.randint(0, 300))}, 2),
-            ("msgpack_non_map", lambda: {"msg": msgpack_non_map(self.rng)}, 2),
-            ("deep_nesting", lambda: {"msg": deep_nesting(self.rng)}, 1),
-            ("nested_maps", lambda: envelope(self.body(**{self.rng.choice(list(self.body())): NESTED})), 2),
-            ("missing_field", self.missing_field, 3),
+            *self.envelope_junk(),
             ("bad_version", lambda: envelope(self.body(v=self.rng.choice(
                 [0, 2, 99, "1", None, -1, 2**64 - 1, "v1"]))), 2),
             ("bad_seq", lambda: envelope(self.body(seq=self.rng.choice(SEQ_JUNK))), 3),
@@ -199,11 +216,6 @@ class FrameFuzzer(Fuzzer):
         body.pop("v")
         return FrameMessage(**body).encode()
 
-    def missing_field(self) -> Fields:
-        body = self.body()
-        del body[self.rng.choice(list(body))]
-        return envelope(body)
-
     def bad_size(self) -> Fields:
         side = self.rng.choice(["width", "height", "both"])
         value = self.rng.choice(SIDE_JUNK)
@@ -230,7 +242,7 @@ class FrameFuzzer(Fuzzer):
 
 
 
-class KeypointFuzzer(Fuzzer):
+class KeypointFuzzer(EnvelopeFuzzer):
     """Entries for `keypoints:<camera>`: keypoint envelopes and gap envelopes."""
 
     def __init__(self, rng: random.Random, camera: str, vectors: list[np.ndarray], seqs: SeqSource, big: int = 4):
@@ -240,12 +252,7 @@ class KeypointFuzzer(Fuzzer):
         self.seqs = seqs
         self.limits = {"big_value": big}
         self.kinds: list[tuple[str, Callable[[], Fields], float]] = [
-            ("not_msgpack", lambda: {"msg": not_msgpack(self.rng)}, 3),
-            ("random_bytes", lambda: {"msg": self.rng.randbytes(self.rng.randint(0, 300))}, 2),
-            ("msgpack_non_map", lambda: {"msg": msgpack_non_map(self.rng)}, 2),
-            ("deep_nesting", lambda: {"msg": deep_nesting(self.rng)}, 1),
-            ("nested_maps", lambda: envelope(self.body(**{self.rng.choice(list(self.body())): NESTED})), 2),
-            ("missing_field", self.missing_field, 3),
+            *self.envelope_junk(),
             ("bad_version", lambda: envelope(self.body(v=self.rng.choice([0, 2, 99, "1", None, -1, 2**64 - 1]))), 2),
             ("bad_seq", lambda: envelope(self.body(seq=self.rng.choice(SEQ_JUNK))), 3),
             ("bad_capture_ts", lambda: envelope(self.body(capture_ts_ms=self.rng.choice(TS_JUNK))), 2),
@@ -300,11 +307,6 @@ class KeypointFuzzer(Fuzzer):
         kw = dict(camera=self.camera, seq=self.seqs(self.rng), capture_ts_ms=now_ms(), reason="behind", worker="fuzz")
         kw.update(changes)
         return FrameGap(**kw).encode()
-
-    def missing_field(self) -> Fields:
-        body = self.body()
-        del body[self.rng.choice(list(body))]
-        return envelope(body)
 
     def wrong_length(self) -> Fields:
         n = self.rng.choice([0, 1, 4, 1661 * 4, 1663 * 4, 1662 * 4 - 1, 1662 * 4 + 1, 1662 * 8, 258 * 4])

@@ -97,6 +97,16 @@ def start(name: str, args: list[str], env: dict, logs: Path) -> Service:
     return Service(name, proc, logs / f"{name}.err")
 
 
+def start_services(tag: str, version: Path, env: dict, tmp: Path) -> dict[str, Service]:
+    """The three services that read streams (workers named kp-<tag>, cls-<tag>), logging under tmp/logs."""
+    return {
+        "keypoints": start("keypoints", ["keypoints", "--worker-id", f"kp-{tag}", *KEYPOINTS_FLAGS], env, tmp / "logs"),
+        "classifier": start("classifier", ["classifier", "--model", str(version), "--stride", "5",
+                                           "--worker-id", f"cls-{tag}", *CLASSIFIER_FLAGS], env, tmp / "logs"),
+        "trainer": start("trainer", ["trainer", "--models-dir", str(tmp / "trained")], env, tmp / "logs"),
+    }
+
+
 def stop_all(services: list[Service]) -> dict[str, int | None]:
     for s in services:
         if s.proc.poll() is None:
@@ -319,12 +329,7 @@ def run(redis_server, tmp_path_factory) -> Run:
     # The camera registered as capture registers it, then the junk a careless tool could leave beside it.
     r.hset(keys.cameras, CAMERA, json.dumps({"source": "test", "status": "running"}))
 
-    services = {
-        "keypoints": start("keypoints", ["keypoints", "--worker-id", "kp-fuzz", *KEYPOINTS_FLAGS], env, tmp / "logs"),
-        "classifier": start("classifier", ["classifier", "--model", str(version), "--stride", "5",
-                                           "--worker-id", "cls-fuzz", *CLASSIFIER_FLAGS], env, tmp / "logs"),
-        "trainer": start("trainer", ["trainer", "--models-dir", str(tmp / "trained")], env, tmp / "logs"),
-    }
+    services = start_services("fuzz", version, env, tmp)
     dead = DeadReader(redis_server.url, keys)
     dead.start()
     exit_codes: dict[str, int | None] = {}
@@ -655,12 +660,7 @@ def bugs(redis_server, tmp_path_factory, run) -> BugRun:
     version = write_version(tmp / "models" / VERSION, constant_model(3, favourite=1), LABELS)
     for camera in (CAMERA, "stuck", "skip", "huge"):
         r.hset(keys.cameras, camera, json.dumps({"source": "test", "status": "running"}))
-    services = {
-        "keypoints": start("keypoints", ["keypoints", "--worker-id", "kp-bugs", *KEYPOINTS_FLAGS], env, tmp / "logs"),
-        "classifier": start("classifier", ["classifier", "--model", str(version), "--stride", "5",
-                                           "--worker-id", "cls-bugs", *CLASSIFIER_FLAGS], env, tmp / "logs"),
-        "trainer": start("trainer", ["trainer", "--models-dir", str(tmp / "trained")], env, tmp / "logs"),
-    }
+    services = start_services("bugs", version, env, tmp)
     dead = DeadReader(redis_server.url, keys)
     dead.start()
 

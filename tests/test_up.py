@@ -18,17 +18,22 @@ from tests.waiting import wait_for
 pytestmark = pytest.mark.slow
 
 
-def test_up_runs_the_pipeline_on_a_video_prints_detections_and_stops_cleanly_on_ctrl_c(tmp_path):
+def start_up(tmp_path) -> subprocess.Popen:
+    """`signstream up` on a real video with a current model (a constant one: no training), as a person starts it."""
     models = tmp_path / "models"
     write_version(models / "v0001", constant_model(3, favourite=2), ["hello", "thanks", "iloveyou"])
     ModelStore(models).set_current("v0001")
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "SIGNSTREAM_NAMESPACE")}
-    proc = subprocess.Popen(
+    return subprocess.Popen(
         signstream_cmd("up", "--camera", str(VIDEOS / "bisig_hello.mp4"), "--models-dir", str(models),
                        "--data-dir", str(tmp_path / "state"), "--status-every-s", "2"),
         env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True,  # its own process group, as a shell gives a foreground command
     )
+
+
+def test_up_runs_the_pipeline_on_a_video_prints_detections_and_stops_cleanly_on_ctrl_c(tmp_path):
+    proc = start_up(tmp_path)
     lines = []
     try:
         deadline = time.monotonic() + 120
@@ -62,15 +67,7 @@ def test_up_without_a_camera_says_what_to_pass():
 
 
 def test_kill_9_of_up_takes_every_child_with_it(tmp_path):
-    models = tmp_path / "models"
-    write_version(models / "v0001", constant_model(3, favourite=2), ["hello", "thanks", "iloveyou"])
-    ModelStore(models).set_current("v0001")
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "SIGNSTREAM_NAMESPACE")}
-    proc = subprocess.Popen(
-        signstream_cmd("up", "--camera", str(VIDEOS / "bisig_hello.mp4"), "--models-dir", str(models),
-                       "--data-dir", str(tmp_path / "state"), "--status-every-s", "2"),
-        env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-    )
+    proc = start_up(tmp_path)
     descendants: list[psutil.Process] = []
     try:
         lines = []

@@ -117,11 +117,18 @@ def test_sigterm_stops_a_looping_capture_quickly_and_marks_the_camera_ended(r, k
     assert "frames sent" in proc.stderr.read()
 
 
-def test_a_restarted_capture_continues_the_seq_numbering(r, keys, redis_url, namespace):
+def test_a_restarted_capture_continues_the_seq_numbering_and_announces_its_run(r, keys, redis_url, namespace):
+    runs = []
     for _ in range(2):
         capture(redis_url, namespace, source=str(VIDEOS / "bisig_hello.mp4"), camera="again", pace=False,
                 max_frames=5)
-    assert [f.seq for f in frames(r, keys, "again")] == list(range(10))
+        runs.append(json.loads(r.hget(keys.cameras, "again")))
+    sent = frames(r, keys, "again")
+    assert [f.seq for f in sent] == list(range(10))
+    # each run says where it began, so readers can tell its frames from the run before
+    assert [run["first_seq"] for run in runs] == [0, 5]
+    assert runs[0]["started_ms"] <= sent[0].capture_ts_ms and runs[0]["started_ms"] < runs[1]["started_ms"]
+    assert runs[1]["started_ms"] <= sent[5].capture_ts_ms
 
 
 def test_an_unreachable_camera_is_reopened_with_backoff_not_a_crash(r, keys, redis_url, namespace, caplog):

@@ -59,13 +59,19 @@ def test_with_one_frame_in_two_or_three_lost_predictions_stay_within_a_second_of
     assert max(spans) <= 30 * FRAME_MS + 20  # every window covers 2 s of capture, as in training
 
 
-def test_a_far_future_seq_does_not_stop_a_camera_being_classified(r, keys, versions, start_classifier):
+def classified_40_frames(r, keys, versions, start_classifier) -> int:
+    """A classifier (stride 5) that has classified seqs 0-39 of camera `cam`, the newest captured now; their origin."""
     start_classifier(model=versions["v1"], stride=5, gap_wait_ms=100, max_age_s=60)  # however slow the start
     r.hset(keys.cameras, "cam", json.dumps({"source": "test"}))
-    origin = int(time.time() * 1000) - round(40 * FRAME_MS)  # the newest frame captured now
+    origin = int(time.time() * 1000) - round(40 * FRAME_MS)
     for seq in range(40):
         r.xadd(keys.keypoints("cam"), keypoints("cam", seq, origin + round(seq * FRAME_MS)))
     assert wait_for(lambda: len(lag_ms(r, keys, "cam")) == 3)
+    return origin
+
+
+def test_a_far_future_seq_does_not_stop_a_camera_being_classified(r, keys, versions, start_classifier):
+    origin = classified_40_frames(r, keys, versions, start_classifier)
     r.xadd(keys.keypoints("cam"), keypoints("cam", 40 + 10**6, origin + round(40 * FRAME_MS)))
     time.sleep(1.0)  # the pause that used to let the window jump ahead for good
     for seq in range(40, 80):
@@ -75,12 +81,7 @@ def test_a_far_future_seq_does_not_stop_a_camera_being_classified(r, keys, versi
 
 
 def test_a_camera_whose_numbering_restarts_is_classified_again(r, keys, versions, start_classifier):
-    start_classifier(model=versions["v1"], stride=5, gap_wait_ms=100, max_age_s=60)  # however slow the start
-    r.hset(keys.cameras, "cam", json.dumps({"source": "test"}))
-    origin = int(time.time() * 1000) - round(40 * FRAME_MS)  # the newest frame captured now
-    for seq in range(40):
-        r.xadd(keys.keypoints("cam"), keypoints("cam", seq, origin + round(seq * FRAME_MS)))
-    assert wait_for(lambda: len(lag_ms(r, keys, "cam")) == 3)
+    origin = classified_40_frames(r, keys, versions, start_classifier)
     # capture restarted after Redis lost its data: numbering from 0 again, at later capture times
     later = origin + round(41 * FRAME_MS)
     for seq in range(35):
