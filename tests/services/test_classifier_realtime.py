@@ -151,3 +151,30 @@ def test_a_backlog_older_than_max_age_is_counted_stale_not_classified(r, keys, v
     assert wait_for(lambda: len(lag_ms(r, keys, "cam")) == 3, 20)
     assert [seq for seq, _ in lag_ms(r, keys, "cam")] == [1029, 1034, 1039]  # nothing of the stale backlog
     assert all(lag < 5000 for _, lag in lag_ms(r, keys, "cam"))
+
+
+def test_windows_a_sound_model_gives_nan_for_go_to_dead_and_the_model_keeps_serving(r, keys, tmp_path,
+                                                                                    start_classifier):
+    from tests.model_faults_fixtures import nan_above_model
+    from tests.model_fixtures import write_version
+
+    model = write_version(tmp_path / "v7", nan_above_model(3, favourite=0), ["hello", "thanks", "iloveyou"])
+    start_classifier(model=model, stride=5, gap_wait_ms=100)
+    r.hset(keys.cameras, "cam", json.dumps({"source": "test"}))
+    origin = int(time.time() * 1000) - round(100 * FRAME_MS)
+    implausible = {40, 41}  # allowed on the stream (under 1e4), beyond what this model takes
+    for seq in range(100):
+        fields = keypoints("cam", seq, origin + round(seq * FRAME_MS))
+        if seq in implausible:
+            fields = KeypointsMessage.from_vector(vector=np.full(1662, 2000.0, np.float32), camera="cam", seq=seq,
+                                                  capture_ts_ms=origin + round(seq * FRAME_MS), parts=("pose",),
+                                                  worker="test", processing_ms=1.0).encode()
+        r.xadd(keys.keypoints("cam"), fields)
+    # windows ending at 44 ... 69 hold seq 40 or 41; the others are classified, by the same model
+    assert wait_for(lambda: len(lag_ms(r, keys, "cam")) == 9, 20), lag_ms(r, keys, "cam")
+    assert [seq for seq, _ in lag_ms(r, keys, "cam")] == [29, 34, 39, 74, 79, 84, 89, 94, 99]
+    assert {p.model for p in predictions(r, keys)} == {"v7"} and {p.label for p in predictions(r, keys)} == {"hello"}
+    letters = [fields for _, fields in r.xrange(keys.dead)]
+    assert len(letters) >= 1 and all(b"gives NaN for these windows" in f[b"reason"] for f in letters)
+    listed = [w["seq"] for f in letters for w in json.loads(f[b"payload"])["windows"]]
+    assert listed == [44, 49, 54, 59, 64, 69]
