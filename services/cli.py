@@ -23,6 +23,7 @@ COMMANDS = {
     "collect": ("services.recorder.main", "record live keypoint sequences into MP_DATA folders"),
     "up": ("services.up.main", "run the whole pipeline on this machine (embedded Redis, no Docker)"),
     "stats": ("services.stats", "show the counters every running worker reports"),
+    "health": ("services.health", "one line per camera and worker; exit 1 when something is down"),
 }
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import redis
 
 from shared.errors import SignstreamError
+from shared.health import beat, clear
 from shared.logs import Throttled
 from shared.keys import Keys
 from shared.messages import DeadLetter, dead_payload, now_ms
@@ -116,7 +117,9 @@ class StreamConsumer(ABC):
         finally:
             self.on_stop()
             try:
+                self.stats.stopped = True
                 self.stats.report(self.redis, self.keys.stats(self.service))
+                clear(self.redis, self.keys, self.service, self.worker)
             except (*CONNECTION_ERRORS, redis.ResponseError):
                 pass
             log.info("%s %s stopped ◆ %s", self.service, self.worker, self.stats.summary())
@@ -124,7 +127,7 @@ class StreamConsumer(ABC):
     def run_once(self) -> None:
         streams = self.streams()
         self._ensure_groups(streams)
-        self.redis.set(self.keys.health(self.service, self.worker), now_ms(), ex=self.options.heartbeat_ttl_s)
+        beat(self.redis, self.keys, self.service, self.worker, self.options.heartbeat_ttl_s)
         entries = self._read(streams) if streams else []
         if not streams:
             self.stop.wait(self.options.block_ms / 1000)

@@ -28,6 +28,7 @@ class Stats:
         self.counts: dict[str, Counter] = defaultdict(Counter)
         self.times_ms: dict[str, deque] = defaultdict(lambda: deque(maxlen=TIMING_WINDOW))
         self._last_report = time.monotonic()
+        self.stopped = False  # set for the last report of a clean stop, so health tells it from a crash
 
     def count(self, camera: str, what: str, n: int = 1) -> None:
         self.counts[camera][what] += n
@@ -54,6 +55,7 @@ class Stats:
             "uptime_s": round(time.monotonic() - self.started, 1),
             "updated_ms": int(time.time() * 1000),
             "cameras": cameras,
+            **({"stopped": True} if self.stopped else {}),
         }
 
     def due(self) -> bool:

@@ -20,6 +20,7 @@ from services.capture.settings import CaptureSettings
 from services.capture.sources import at_rate, open_source
 from shared.codec import encode_jpeg
 from shared.errors import DecodeError, SourceError
+from shared.health import beat, clear
 from shared.messages import FrameMessage, now_ms
 from shared.redis_client import Backoff, redact_url, with_redis
 
@@ -168,3 +169,7 @@ class Publisher:
                 "last_seen_ms": now_ms(), "frames_sent": self.summary.frames_sent, "status": status,
                 "started_ms": self.started_ms, "first_seq": self.first_seq}
         self.redis.hset(self.settings.keys.cameras, self.camera, json.dumps(info))
+        if status == "ended":
+            clear(self.redis, self.settings.keys, "capture", self.camera)
+        else:
+            beat(self.redis, self.settings.keys, "capture", self.camera)

@@ -19,8 +19,10 @@ from services.trainer.settings import TrainerSettings
 from services.trainer.train_cli import train_and_promote
 from shared.consumer import ConsumerOptions, Entry, StreamConsumer
 from shared.errors import DataError, DecodeError
+from shared.health import beating
 from shared.keys import GROUP_TRAINER
 from shared.messages import TrainRequest, TrainResult
+from shared.redis_client import CONNECTION_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +54,27 @@ class TrainerService(StreamConsumer):
         result = self._train(request, request_id)
         self._answer(pipe, result)
 
+    def train_first_model(self, data: list[Path], epochs: int) -> None:
+        """Train before serving requests, where no model exists yet; the result goes on train:results as usual."""
+        log.info("no model promoted in %s yet: training a first one on %s", self.settings.models_dir,
+                 ", ".join(map(str, data)))
+        request = TrainRequest(data=[str(p) for p in data], options={"epochs": epochs}, request_id="first-model")
+        result = self._train(request, request.request_id)
+        if result.status == "rejected":
+            log.error("first model not trained: %s; fix SIGNSTREAM_TRAINER_FIRST_MODEL_DATA or send a train request",
+                      result.reason)
+        try:
+            with self.redis.pipeline() as pipe:
+                self._answer(pipe, result)
+                pipe.execute()
+        except CONNECTION_ERRORS as e:
+            log.warning("first model's result not posted on %s (%s); the model files are written", self.keys.train_results, e)
+
     def _train(self, request: TrainRequest, request_id: str) -> TrainResult:
+        with beating(self.redis, self.keys, self.service, self.worker):  # training takes minutes: stay visibly alive
+            return self._train_now(request, request_id)
+
+    def _train_now(self, request: TrainRequest, request_id: str) -> TrainResult:
         unknown = sorted(set(request.options) - REQUEST_OPTIONS)
         if unknown:
             return TrainResult(request_id=request_id, status="rejected",

@@ -8,8 +8,10 @@ import time
 import pytest
 
 from services.trainer.main import TrainerServiceSettings, run_trainer
+from shared.health import read_beats
 from shared.messages import ModelAnnouncement, TrainRequest, TrainResult
 from tests.conftest import SIGNERS
+from tests.waiting import wait_for
 
 
 def results(r, keys) -> list[TrainResult]:
@@ -46,3 +48,33 @@ def test_requests_are_trained_promoted_and_answered_and_bad_ones_rejected(r, key
     assert answered["sneaky"].status == "rejected" and "models_dir" in answered["sneaky"].reason
     assert answered[""].status == "rejected" and "bad request" in answered[""].reason
     assert r.xpending(keys.train_requests, "trainer")["pending"] == 0
+
+
+@pytest.mark.slow
+def test_a_first_model_is_trained_where_none_exists_and_only_there(r, keys, redis_url, namespace, tmp_path):
+    def start(stop: threading.Event) -> threading.Thread:
+        settings = TrainerServiceSettings(redis_url=redis_url, namespace=namespace, models_dir=tmp_path,
+                                          first_model_data=SIGNERS / "signer_00.npz", first_model_epochs=2,
+                                          min_accuracy=0.0, augment=False)
+        thread = threading.Thread(target=run_trainer, args=(settings, stop), daemon=True)
+        thread.start()
+        return thread
+
+    stop = threading.Event()
+    thread = start(stop)
+    # Alive while it trains: the heartbeat does not wait for the loop.
+    assert wait_for(lambda: read_beats(r, keys), 30)
+    assert wait_for(lambda: results(r, keys), 240)
+    stop.set()
+    thread.join(30)
+    first = results(r, keys)[0]
+    assert (first.request_id, first.status, first.version, first.promoted) == ("first-model", "done", "v0001", 1)
+    assert first.metrics["epochs_run"] == 2
+    assert ModelAnnouncement.decode(r.xrange(keys.models)[-1][1]).version == "v0001"
+
+    stop = threading.Event()
+    thread = start(stop)
+    assert wait_for(lambda: r.exists(keys.stats("trainer")) and read_beats(r, keys), 30)
+    stop.set()
+    thread.join(30)
+    assert len(results(r, keys)) == 1 and sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("v")) == ["v0001"]

@@ -1,0 +1,63 @@
+"""A Docker host for the compose tests: Debian's docker.io and docker-compose installed if missing,
+a dockerd started if none answers, and the base images built where no registry can provide them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+PACKAGES = {"docker": "docker.io", "dockerd": "docker.io", "docker-compose": "docker-compose"}
+
+
+def run(*args: str, timeout: float = 600, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
+    result = subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=env)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} exited {result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+def ensure_packages() -> None:
+    missing = sorted({pkg for tool, pkg in PACKAGES.items() if shutil.which(tool) is None}
+                     | ({"debootstrap"} if shutil.which("debootstrap") is None else set()))
+    if not missing:
+        return
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        pytest.fail(f"the compose tests need {', '.join(missing)}: install them (apt-get install {' '.join(missing)}), "
+                    "or leave these tests out with -m 'not docker'")
+    run("apt-get", "update", "-qq", timeout=300)
+    run("apt-get", "install", "-y", "-qq", *missing, timeout=900,
+        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+
+
+def daemon_answers() -> bool:
+    return run("docker", "info", timeout=30, check=False).returncode == 0
+
+
+def ensure_daemon(log_dir: Path) -> subprocess.Popen | None:
+    """Start dockerd when none answers; the process, for stopping it afterwards, or None."""
+    if daemon_answers():
+        return None
+    if os.geteuid() != 0:
+        pytest.fail("no Docker daemon answers and this user cannot start one: start dockerd, "
+                    "or leave these tests out with -m 'not docker'")
+    log = open(log_dir / "dockerd.log", "wb")
+    daemon = subprocess.Popen(["dockerd"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if daemon_answers():
+            return daemon
+        if daemon.poll() is not None:
+            break
+        time.sleep(0.5)
+    tail = (log_dir / "dockerd.log").read_text(errors="replace")[-2000:]
+    pytest.fail(f"dockerd did not come up within 60 s:\n{tail}")
+
+
+def ensure_base_images() -> None:
+    run(str(REPO / "docker" / "build-base-images.sh"), timeout=1200)

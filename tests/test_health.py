@@ -1,0 +1,120 @@
+"""`signstream health` against a real redis-server: live, crashed and cleanly stopped workers,
+cameras up, stale, failing and ended, and the per-container probe (`--local`)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+
+import pytest
+
+from services.cli import main as signstream
+from shared.consumer import ConsumerOptions, StreamConsumer
+from shared.health import beat, beating, read_beats
+from shared.messages import now_ms
+from tests.waiting import wait_for
+
+
+class IdleWorker(StreamConsumer):
+    """A consumer that reads one stream and does nothing: only its heartbeat and stats matter here."""
+
+    service = "keypoints"
+
+    def __init__(self, client, keys, worker: str):
+        super().__init__(client, keys, "idle", worker, threading.Event(), ConsumerOptions(block_ms=50))
+
+    def streams(self):
+        return [self.keys._key("idle-in")]
+
+    def handle(self, entry, pipe):
+        pass
+
+
+def health(redis_url, namespace, capsys, *args: str) -> tuple[int, list[str]]:
+    code = signstream(["health", "--redis-url", redis_url, "--namespace", namespace, *args])
+    return code, capsys.readouterr().out.splitlines()
+
+
+def register_camera(r, keys, camera: str, status: str = "running", seen_ago_s: float = 0.0) -> None:
+    info = {"source": f"/videos/{camera}.mp4", "status": status, "frames_sent": 10,
+            "last_seen_ms": now_ms() - int(seen_ago_s * 1000)}
+    r.hset(keys.cameras, camera, json.dumps(info))
+
+
+def test_a_running_worker_is_up_and_a_clean_stop_is_not_a_failure(r, keys, namespace, redis_url, capsys):
+    worker = IdleWorker(r, keys, "kp-1")
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    assert wait_for(lambda: read_beats(r, keys))
+    code, lines = health(redis_url, namespace, capsys)
+    assert code == 0 and any(line.startswith("keypoints kp-1: up") for line in lines), lines
+
+    worker.stop.set()
+    thread.join(5)
+    assert not read_beats(r, keys), "a clean stop removes the heartbeat"
+    code, lines = health(redis_url, namespace, capsys)
+    assert code == 0 and not any("kp-1" in line for line in lines), lines
+
+
+def test_a_worker_that_reported_and_went_silent_is_down(r, keys, namespace, redis_url, capsys):
+    # What a killed worker leaves: its stats, no heartbeat, no `stopped` mark.
+    r.hset(keys.stats("classifier"), "cl-dead", json.dumps({"updated_ms": now_ms() - 30_000, "cameras": {}}))
+    beat(r, keys, "classifier", "cl-live")
+    code, lines = health(redis_url, namespace, capsys)
+    assert code == 1
+    assert any(line.startswith("classifier cl-dead: DOWN") for line in lines), lines
+    assert any(line.startswith("classifier cl-live: up") for line in lines), lines
+
+
+def test_cameras_stale_failing_and_without_workers_are_down_and_an_ended_file_is_not(
+        r, keys, namespace, redis_url, capsys):
+    register_camera(r, keys, "ended", status="ended", seen_ago_s=600)
+    code, lines = health(redis_url, namespace, capsys)
+    assert code == 0, lines
+    assert lines == ["camera ended: ended (its source finished), 10 frames sent, source /videos/ended.mp4"]
+
+    register_camera(r, keys, "live")
+    code, lines = health(redis_url, namespace, capsys)
+    assert code == 1, "a running camera with no keypoint worker or classifier is not served"
+    assert any(line.startswith("keypoints: DOWN") for line in lines) and any(
+        line.startswith("classifier: DOWN") for line in lines), lines
+
+    beat(r, keys, "keypoints", "kp")
+    beat(r, keys, "classifier", "cl")
+    assert health(redis_url, namespace, capsys)[0] == 0
+
+    register_camera(r, keys, "silent", seen_ago_s=60)
+    register_camera(r, keys, "broken", status="reopening")
+    code, lines = health(redis_url, namespace, capsys)
+    assert code == 1
+    assert any(line.startswith("camera silent: DOWN: last heard 60 s ago") for line in lines), lines
+    assert any(line.startswith("camera broken: DOWN: reopening") for line in lines), lines
+
+
+def test_local_answers_for_this_hosts_workers_of_one_service(r, keys, namespace, redis_url, capsys):
+    assert health(redis_url, namespace, capsys, "--local", "trainer")[0] == 1
+    # Another container's trainer does not make this one healthy.
+    r.set(keys.health("trainer", "tr-elsewhere"), json.dumps({"ms": now_ms(), "host": "elsewhere", "pid": 1}), ex=15)
+    assert health(redis_url, namespace, capsys, "--local", "trainer")[0] == 1
+    with beating(r, keys, "trainer", "tr-here", every_s=0.05):
+        assert wait_for(lambda: any(b.worker == "tr-here" for b in read_beats(r, keys)), 5)
+        code, lines = health(redis_url, namespace, capsys, "--local", "trainer")
+    assert code == 0 and lines == ["trainer tr-here: up"]
+    assert next(b for b in read_beats(r, keys) if b.worker == "tr-here").host == socket.gethostname()
+    assert health(redis_url, namespace, capsys, "--local", "keypoints")[0] == 1
+
+
+def test_unreachable_redis_is_exit_code_3(capsys):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code = signstream(["health", "--redis-url", f"redis://127.0.0.1:{port}/0"])
+    err = capsys.readouterr().err
+    assert code == 3 and "unreachable" in err, err
+
+
+@pytest.mark.parametrize("flag", ["--stale-s=0", "--stale-s=soon"])
+def test_a_bad_flag_is_one_line_and_exit_code_2(flag, capsys):
+    assert signstream(["health", flag]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
