@@ -11,7 +11,7 @@ if [ $# -eq 0 ]; then
     echo "no demo video at $DEMO: pass a source, e.g. scripts/run.sh --camera 0" >&2
     exit 2
   fi
-  set -- --camera "$DEMO" --bootstrap-data "$ROOT/../shared/datasets/signers"
+  set -- --camera "$DEMO"
 fi
 cd "$ROOT"
 exec "$VENV/bin/signstream" up "$@"

@@ -10,6 +10,9 @@ import numpy as np
 from shared.errors import DecodeError, MalformedMessage
 
 VECTOR_SIZE = 1662  # pose 33*4 + face 468*3 + left hand 21*3 + right hand 21*3
+FACE = slice(132, 1536)  # where the 468 face points sit in a vector
+POSE_HANDS_SIZE = VECTOR_SIZE - (FACE.stop - FACE.start)  # 258: a vector recorded without its face
+POSE_HANDS_PARTS = "pose,left_hand,right_hand"  # what such recordings say they hold
 WINDOW = 30
 
 

@@ -24,6 +24,9 @@ VERSION = re.compile(r"^v(\d{4,})$")
 CURRENT = "current"
 MODEL_FILE = "model.keras"
 LABELS_FILE = "labels.json"
+# A label a model may have for "none of the trained signs" (other signs, idle, no hands): the
+# classifier publishes it in predictions but never confirms it as a detection.
+UNKNOWN = "unknown"
 
 
 def read_labels(path: Path) -> tuple[str, ...]:

@@ -35,7 +35,8 @@ def start_classifier(redis_url, namespace, tmp_path):
     running = []
 
     def start(**overrides):
-        options = dict(redis_url=redis_url, namespace=namespace, models_dir=tmp_path / "none", stride=5,
+        # No shipped model unless a test asks: each test decides what serves.
+        options = dict(redis_url=redis_url, namespace=namespace, models_dir=tmp_path / "none", shipped_model=False, stride=5,
                        gap_wait_ms=100, block_ms=50, refresh_cameras_s=0.2, confirm_windows=2,
                        max_age_s=60)  # a loaded machine may start slowly: frames published first stay current
         options.update(overrides)

@@ -22,6 +22,8 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 VIDEOS = SHARED / "videos"
 SIGNERS = SHARED / "datasets" / "signers"
+MORE_SIGNERS = SHARED / "datasets" / "more_signers"  # pose and hands only (258 floats a frame)
+OTHER_SIGNS = SHARED / "datasets" / "other_signs"  # signs besides hello, thanks, iloveyou; pose and hands only
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""Real video frames as FrameMessage entries, for tests that start at the keypoint workers."""
+"""Real video frames as FrameMessage entries, for tests that start at the keypoint workers, and
+keypoint entries as a camera's workers publish them, for tests that start at the classifier."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import numpy as np
 
 from shared.codec import encode_jpeg
 from shared.keys import Keys
-from shared.messages import FrameMessage
+from shared.messages import FrameMessage, KeypointsMessage
 
 
 def video_jpegs(video: Path, count: int, every: int = 2, width: int = 480) -> list[bytes]:
@@ -42,3 +43,18 @@ def publish_frames(r, keys: Keys, camera: str, jpegs: list[bytes], first_seq: in
         r.xadd(keys.frames(camera), message.encode())
         if interval_s:
             time.sleep(interval_s)
+
+
+_timelines: dict[str, int] = {}
+
+
+def publish_keypoints(r, keys: Keys, camera: str, seqs, vector_of=lambda seq: np.full(1662, seq % 7, np.float32)):
+    """Keypoints as a 15 fps camera captures them: seq k at k/15 s on the camera's own timeline."""
+    r.hset(keys.cameras, camera, json.dumps({"source": "test"}))
+    seqs = list(seqs)
+    origin = _timelines.setdefault(keys.keypoints(camera), int(time.time() * 1000) - max(seqs) * 1000 // 15)
+    for seq in seqs:
+        msg = KeypointsMessage.from_vector(vector=vector_of(seq), camera=camera, seq=seq,
+                                           capture_ts_ms=origin + seq * 1000 // 15, parts=("pose",), worker="test",
+                                           processing_ms=1.0)
+        r.xadd(keys.keypoints(camera), msg.encode())

@@ -18,14 +18,16 @@ from tests.waiting import wait_for
 pytestmark = pytest.mark.slow
 
 
-def start_up(tmp_path) -> subprocess.Popen:
-    """`signstream up` on a real video with a current model (a constant one: no training), as a person starts it."""
+def start_up(tmp_path, video: str = "bisig_hello.mp4", trained: bool = True) -> subprocess.Popen:
+    """`signstream up` on a real video, as a person starts it: with a current model (a constant one,
+    no training), or with none trained (`trained=False`: the shipped model serves)."""
     models = tmp_path / "models"
-    write_version(models / "v0001", constant_model(3, favourite=2), ["hello", "thanks", "iloveyou"])
-    ModelStore(models).set_current("v0001")
+    if trained:
+        write_version(models / "v0001", constant_model(3, favourite=2), ["hello", "thanks", "iloveyou"])
+        ModelStore(models).set_current("v0001")
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "SIGNSTREAM_NAMESPACE")}
     return subprocess.Popen(
-        signstream_cmd("up", "--camera", str(VIDEOS / "bisig_hello.mp4"), "--models-dir", str(models),
+        signstream_cmd("up", "--camera", str(VIDEOS / video), "--models-dir", str(models),
                        "--data-dir", str(tmp_path / "state"), "--status-every-s", "2"),
         env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True,  # its own process group, as a shell gives a foreground command
@@ -143,3 +145,24 @@ def test_a_service_that_redis_refuses_stops_up_with_code_3_instead_of_restarting
         assert supervisor.exit_code == 3 and child.restart_at is None
     finally:
         supervisor.stop_all()
+
+
+def test_a_fresh_start_with_no_trained_model_detects_signs_with_the_shipped_one(tmp_path):
+    proc = start_up(tmp_path, video="kiri_hello.mp4", trained=False)  # a person none of the training data holds
+    lines = []
+    try:
+        started = time.monotonic()
+        while time.monotonic() - started < 120:
+            line = proc.stdout.readline()
+            lines.append(line)
+            if "kiri_hello" in line and "(model shipped)" in line:
+                break
+        os.killpg(proc.pid, signal.SIGINT)
+        rest, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    detections = [line for line in lines if "(model shipped)" in line]
+    assert detections, "".join(lines) + rest
+    assert "hello" in detections[0], detections
+    assert not (tmp_path / "models").exists() or not any((tmp_path / "models").iterdir()), "nothing was trained"
+

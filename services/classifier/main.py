@@ -7,6 +7,7 @@ import threading
 from collections.abc import Sequence
 
 from services.classifier.model_watch import ModelWatch
+from services.classifier.shipped import SHIPPED_MODEL
 from services.classifier.settings import ClassifierSettings
 from services.classifier.worker import ClassifierWorker
 from shared.lifecycle import serve
@@ -20,7 +21,8 @@ def run_classifier(settings: ClassifierSettings, stop: threading.Event) -> Class
     worker_id = settings.worker_id or default_worker_id("classifier")
     client = connect(settings.redis_url)
     watch = ModelWatch(client, settings.keys, worker_id, stop, settings.stream_maxlen)
-    with_redis(lambda: watch.initial(settings.model, settings.models_dir), stop=stop,
+    shipped = SHIPPED_MODEL if settings.shipped_model else None
+    with_redis(lambda: watch.initial(settings.model, settings.models_dir, shipped), stop=stop,
                what="looking for the current model", url=settings.redis_url)
     watcher = threading.Thread(target=watch.watch, name="model-watch", daemon=True)
     watcher.start()

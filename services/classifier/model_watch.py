@@ -19,7 +19,9 @@ import redis
 
 from services.classifier.runner import one_line
 from services.classifier.serving import ServingModel, load_serving_model
+from services.classifier.shipped import SHIPPED_VERSION
 from shared.errors import DecodeError, ModelError
+from shared.model_store import MODEL_FILE
 from shared.keys import Keys
 from shared.messages import DeadLetter, ModelAnnouncement, dead_payload, now_ms
 from shared.logs import Throttled
@@ -121,8 +123,9 @@ class ModelWatch:
                    f"ModelError: model {version} rejected while serving: {reason}")
         return fallback
 
-    def initial(self, explicit: Path | None, models_dir: Path) -> None:
-        """Queue the model to start with: the flag, else the newest announcement, else `current`.
+    def initial(self, explicit: Path | None, models_dir: Path, shipped: Path | None = None) -> None:
+        """Queue the model to start with: the flag, else the newest announcement, else `current`,
+        else the `shipped` model.
 
         Only a bad `--model` raises (ModelError, the user's to fix); a bad announced or current
         model is refused and the classifier starts anyway, waiting for a good one.
@@ -154,6 +157,10 @@ class ModelWatch:
         if version and version != refused_version:
             what = f"model {_shown_version(version)} (named by {current})"
             if self._offer(lambda: load_serving_model(models_dir / version, version), what, None, version):
+                return
+        if shipped is not None and (shipped / MODEL_FILE).is_file():  # a checkout may have left it out
+            what = f"the shipped model ({shipped}); trained versions replace it"
+            if self._offer(lambda: load_serving_model(shipped, SHIPPED_VERSION), what, None, SHIPPED_VERSION):
                 return
         log.info("no model yet: waiting for one on %s (train one with `signstream train`)", self.keys.models)
 

@@ -15,6 +15,8 @@ class ClassifierSettings(CommonSettings):
 
     worker_id: str | None = Field(None, description="consumer name in the classifier group (default: host and pid)")
     model: Path | None = Field(None, description="serve this model version directory instead of the announced one")
+    shipped_model: bool = Field(True, description="where no trained version is current, serve the model shipped with "
+                                "signstream (--no-shipped-model: wait for a trained one)")
     models_dir: Path = Field(Path("models"), description="where the trainer writes versions; `current` names the one to serve at start")
     stride: int = Field(3, ge=1, le=30, description="classify a camera's window every this many new frames")
     gap_wait_ms: int = Field(300, ge=0, le=10000, description="how long a missing frame is waited for (from when a later one arrived) before its slot is filled with the frame before it")

@@ -21,6 +21,7 @@ from shared.keys import GROUP_CLASSIFIER, KEYPOINTS_PREFIX
 from shared.logs import Throttled
 from shared.redis_client import CONNECTION_ERRORS
 from shared.messages import Detection, FrameGap, Prediction, decode_keypoints_entry, now_ms
+from shared.model_store import UNKNOWN
 from shared.windows import ReadyWindow, Windows
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ class ClassifierWorker(StreamConsumer):
         self.model: ServingModel | None = None
         self.windows = Windows(settings.stride, settings.gap_wait_ms, max_hole_ms=settings.max_hole_ms,
                                min_frames=settings.min_frames)
-        self.smoother = Smoother(settings.threshold, settings.confirm_windows)
+        self.smoother = Smoother(settings.threshold, settings.confirm_windows, background=(UNKNOWN,))
         self.cameras = CameraDirectory(client, settings.keys, settings.refresh_cameras_s)
         self.throttled = Throttled(log)
         self._said_waiting = False

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from shared.codec import VECTOR_SIZE, WINDOW
+from shared.codec import FACE, POSE_HANDS_PARTS, POSE_HANDS_SIZE, VECTOR_SIZE, WINDOW
 from shared.errors import DataError
+from shared.model_store import UNKNOWN
 
 
 @dataclass
@@ -20,6 +21,15 @@ class Dataset:
     y: np.ndarray  # (n,) label names
     groups: np.ndarray  # (n,) where each sequence came from (signer file or MP_DATA root): splits by signer
     sources: list[str] = field(default_factory=list)
+    face: np.ndarray | None = None  # (n,) bool: recorded with the face; None: all were
+
+    @property
+    def has_face(self) -> np.ndarray:
+        return np.ones(len(self.y), bool) if self.face is None else self.face
+
+    def faceless_sources(self) -> list[str]:
+        """The groups some of whose sequences were recorded without the face (pose and hands only)."""
+        return sorted(set(self.groups[~self.has_face].tolist()))
 
     @property
     def labels(self) -> list[str]:
@@ -30,12 +40,35 @@ class Dataset:
         return {str(n): int(c) for n, c in zip(names, counts)}
 
     def subset(self, mask: np.ndarray) -> "Dataset":
-        return Dataset(self.X[mask], self.y[mask], self.groups[mask], self.sources)
+        return Dataset(self.X[mask], self.y[mask], self.groups[mask], self.sources,
+                       None if self.face is None else self.face[mask])
 
     @staticmethod
     def concat(parts: list["Dataset"]) -> "Dataset":
+        face = None if all(p.face is None for p in parts) else np.concatenate([p.has_face for p in parts])
         return Dataset(np.concatenate([p.X for p in parts]), np.concatenate([p.y for p in parts]),
-                       np.concatenate([p.groups for p in parts]), [s for p in parts for s in p.sources])
+                       np.concatenate([p.groups for p in parts]), [s for p in parts for s in p.sources], face)
+
+
+def with_face_slot(X: np.ndarray) -> np.ndarray:
+    """Pose-and-hands frames (..., 258) as full vectors (..., 1662) whose face points are all zeros.
+
+    Models that drop the face train on these beside full recordings; `refuse_faceless` keeps
+    them from a model that reads the face, which would learn that faces are missing.
+    """
+    full = np.zeros((*X.shape[:-1], VECTOR_SIZE), np.float32)
+    full[..., :FACE.start] = X[..., :FACE.start]
+    full[..., FACE.stop:] = X[..., FACE.start:]
+    return full
+
+
+def refuse_faceless(data: Dataset, face: bool) -> None:
+    """A DataError when a model that reads the face would train on recordings without one."""
+    faceless = data.faceless_sources()
+    if face and faceless:
+        shown = ", ".join(faceless[:3]) + (f" and {len(faceless) - 3} more" if len(faceless) > 3 else "")
+        raise DataError(f"{shown} hold pose and hands only (no face points); a model that reads the face "
+                        f"(--face, --recipe) cannot learn from them: train without --face, or leave those out")
 
 
 def _number(path: Path, what: str) -> int:
@@ -94,19 +127,39 @@ def load_mp_data(root: Path, actions: list[str] | None = None) -> Dataset:
 
 
 def load_signer_file(path: Path) -> Dataset:
-    """A packed signer file: X (n, 30, 1662) float16, y (n,) names; the file is the signer."""
+    """A packed signer file: X (n, 30, 1662) float16, y (n,) names; the file is the signer.
+
+    X may also hold pose and hands only, (n, 30, 258) with `parts` saying so; those sequences are
+    given an all-zero face and marked faceless (`with_face_slot`).
+    """
     try:
         with np.load(path, allow_pickle=False) as data:
             X, y = data["X"], data["y"]
+            parts = str(data["parts"]) if "parts" in data.files else None
     except (OSError, ValueError, KeyError) as e:
         raise DataError(f"{path}: not a signer file with arrays X and y ({e})") from None
-    if X.ndim != 3 or X.shape[1:] != (WINDOW, VECTOR_SIZE) or len(X) != len(y):
-        raise DataError(f"{path}: X has shape {X.shape} for {len(y)} labels, expected (n, {WINDOW}, {VECTOR_SIZE})")
-    return Dataset(X.astype(np.float32), y.astype(str), np.array([path.stem] * len(y)), [str(path)])
+    if X.ndim != 3 or X.shape[1:] not in ((WINDOW, VECTOR_SIZE), (WINDOW, POSE_HANDS_SIZE)) or len(X) != len(y):
+        raise DataError(f"{path}: X has shape {X.shape} for {len(y)} labels, expected (n, {WINDOW}, {VECTOR_SIZE}) "
+                        f"or, pose and hands only, (n, {WINDOW}, {POSE_HANDS_SIZE})")
+    group = np.array([path.stem] * len(y))
+    if X.shape[2] == VECTOR_SIZE:
+        return Dataset(X.astype(np.float32), y.astype(str), group, [str(path)])
+    if parts != POSE_HANDS_PARTS:
+        raise DataError(f"{path}: X holds {POSE_HANDS_SIZE} floats per frame but its `parts` is {parts!r}; "
+                        f"expected {POSE_HANDS_PARTS!r} (pose, left hand, right hand, in that order)")
+    return Dataset(with_face_slot(X), y.astype(str), group, [str(path)], np.zeros(len(y), bool))
 
 
 def load_data(paths: list[Path], actions: list[str] | None = None) -> Dataset:
-    """Any mix of MP_DATA folders, signer .npz files and folders of signer files."""
+    """Any mix of MP_DATA folders, signer .npz files and folders of signer files, to train on."""
+    data = read_data(paths, actions)
+    if len(set(data.y.tolist())) < 2:
+        raise DataError(f"{', '.join(map(str, paths))}: found {data.counts()}; a classifier needs at least two actions")
+    return data
+
+
+def read_data(paths: list[Path], actions: list[str] | None = None) -> Dataset:
+    """Any mix of MP_DATA folders, signer .npz files and folders of signer files, pooled."""
     if not paths:
         raise DataError("no data given: pass --data with an MP_DATA folder or signer .npz files")
     parts = []
@@ -127,11 +180,7 @@ def load_data(paths: list[Path], actions: list[str] | None = None) -> Dataset:
         else:
             parts.append(load_mp_data(path, actions))
     data = Dataset.concat(parts)
-    if actions:
-        data = data.subset(np.isin(data.y, actions))
-    if len(set(data.y.tolist())) < 2:
-        raise DataError(f"{', '.join(map(str, paths))}: found {data.counts()}; a classifier needs at least two actions")
-    return data
+    return data.subset(np.isin(data.y, actions)) if actions else data
 
 
 def export_mp_data(npz_path: Path, root: Path) -> int:
@@ -144,3 +193,31 @@ def export_mp_data(npz_path: Path, root: Path) -> int:
         for f, frame in enumerate(seq):
             np.save(folder / f"{f}.npy", frame.astype(np.float32))
     return len(X)
+
+
+def with_unknown(data: Dataset, unknown: list[Path], idle: bool = True, seed: int = 0) -> Dataset:
+    """`data` plus the recordings in `unknown` (other signs) as the label `unknown`: `add_unknown`."""
+    return add_unknown(data, read_data(unknown), idle, seed) if unknown else data
+
+
+def add_unknown(data: Dataset, others: Dataset, idle: bool = True, seed: int = 0) -> Dataset:
+    """`data` plus examples of `unknown`: `others` (recordings of other signs) and, with `idle`,
+    windows of no hands (recorded windows with both hands removed, a tenth as many as `data`).
+
+    A sequence in `others` of a sign `data` trains keeps its label: it is more of that sign.
+    """
+    known = data.labels
+    if UNKNOWN in known:
+        raise DataError(f"the training data already has a label {UNKNOWN!r}; name those recordings otherwise "
+                        f"or pass them with --unknown")
+    others = Dataset(others.X, np.where(np.isin(others.y, known), others.y, UNKNOWN), others.groups, others.sources,
+                     others.face)
+    parts = [data, others]
+    if idle:
+        rng = np.random.default_rng(seed)
+        pick = np.sort(rng.choice(len(data.y), size=max(1, len(data.y) // 10), replace=False))
+        X = data.X[pick].copy()
+        X[..., FACE.stop:] = 0.0  # both hands, as MediaPipe reports hands it did not find
+        parts.append(Dataset(X, np.full(len(pick), UNKNOWN), data.groups[pick], ["idle: recorded windows without hands"],
+                             data.has_face[pick]))
+    return Dataset.concat(parts)

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.trainer.service import TrainerService
@@ -24,6 +24,11 @@ class TrainerServiceSettings(TrainerSettings):
     first_model_data: Path | None = Field(None, description="where no model is promoted yet, first train "
                                          "on this (MP_DATA folder or signer files), so a fresh deployment serves without a request")
     first_model_epochs: int = Field(40, ge=1, le=100000, description="most epochs of that first training")
+
+    @field_validator("first_model_data", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value):
+        return None if value == "" else value  # compose passes an unset variable as ""
 
 
 def run_trainer(settings: TrainerServiceSettings, stop: threading.Event) -> TrainerService:

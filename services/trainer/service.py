@@ -14,7 +14,7 @@ from pathlib import Path
 import redis
 from pydantic import ValidationError
 
-from services.trainer.data import load_data
+from services.trainer.data import load_data, refuse_faceless, with_unknown
 from services.trainer.settings import TrainerSettings
 from services.trainer.train_cli import train_and_promote
 from shared.consumer import ConsumerOptions, Entry, StreamConsumer
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 # Options a request may set; where models go and which Redis to use stay the operator's choice.
 REQUEST_OPTIONS = {"recipe", "arch", "normalise", "augment", "face", "audit", "epochs", "batch_size", "learning_rate", "val_fraction", "patience", "seed",
-                   "min_accuracy", "actions"}
+                   "min_accuracy", "actions", "unknown", "idle"}
 
 
 class TrainerService(StreamConsumer):
@@ -81,7 +81,9 @@ class TrainerService(StreamConsumer):
                                reason=f"unknown options {unknown}; allowed: {sorted(REQUEST_OPTIONS)}")
         try:
             settings = TrainerSettings.model_validate({**self.settings.model_dump(), **request.options})
-            data = load_data([Path(p) for p in request.data], settings.actions or None)
+            data = with_unknown(load_data([Path(p) for p in request.data], settings.actions or None),
+                                settings.unknown, settings.idle, settings.seed)
+            refuse_faceless(data, settings.model_choices()["face"])
         except (ValidationError, DataError) as e:
             reason = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors()) \
                 if isinstance(e, ValidationError) else str(e)

@@ -40,6 +40,9 @@ class TrainerSettings(ModelChoices):
     min_accuracy: float = Field(0.8, ge=0, le=1, description="validation accuracy a model needs to be promoted")
     announce: bool = Field(True, description="announce a promoted model on the models stream (--no-announce: only files)")
     actions: list[str] = Field(default_factory=list, description="train on these actions only (default: all found)")
+    unknown: list[Path] = Field(default_factory=list, description="recordings of other signs (files or folders, as "
+                                "--data): learned as one more label, `unknown`, which the classifier never reports")
+    idle: bool = Field(True, description="with --unknown, also learn windows without hands as `unknown`")
 
 
 class TrainCommandSettings(TrainerSettings):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from services.trainer.data import load_data
+from services.trainer.data import load_data, refuse_faceless, with_unknown
 from services.trainer.promotion import promote
 from services.trainer.settings import TrainCommandSettings, TrainerSettings
 from services.trainer.training import TrainOptions, TrainOutcome, train
@@ -49,8 +49,9 @@ def train_and_promote(settings: TrainerSettings, data, verbose: int | None = Non
 def main(argv: Sequence[str], prog: str = "signstream train") -> int:
     settings = load_settings(TrainCommandSettings, argv, prog)
     setup_logging(settings.log_level, "train")
-    data = load_data(settings.data, settings.actions or None)
+    data = with_unknown(load_data(settings.data, settings.actions or None), settings.unknown, settings.idle, settings.seed)
     options = options_from(settings)
+    refuse_faceless(data, options.face)  # before anything is said of training
     log.info("training %s (normalise %s, augment %s, face %s) on %d sequences %s", options.arch, options.normalise,
              options.augment, options.face, len(data.y), data.counts())
     outcome, promoted = train_and_promote(settings, data)

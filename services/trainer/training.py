@@ -12,7 +12,7 @@ import numpy as np
 
 from services.trainer.acceptance import Verdict, judge
 from services.trainer.audit import AuditResult, audit_labels
-from services.trainer.data import Dataset
+from services.trainer.data import Dataset, refuse_faceless
 from services.trainer.metrics import save_confusion_png, scores
 from services.trainer.model import build_model
 from shared.model_store import LABELS_FILE, MODEL_FILE, ModelStore, write_json
@@ -67,6 +67,7 @@ def fit(data: Dataset, options: TrainOptions, log_dir: Path | None = None, verbo
     """Train a model on `data`; return (model, labels, validation indices, history, seconds per epoch)."""
     import keras
 
+    refuse_faceless(data, options.face)
     labels = data.labels
     y_idx = np.array([labels.index(v) for v in data.y])
     train_idx, val_idx = stratified_split(data.y, options.val_fraction, options.seed)

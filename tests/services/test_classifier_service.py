@@ -8,7 +8,9 @@ import time
 import numpy as np
 import pytest
 
-from shared.messages import KeypointsMessage, ModelAnnouncement, Prediction
+from shared.messages import ModelAnnouncement, Prediction
+from shared.model_store import UNKNOWN
+from tests.frames import publish_keypoints
 from tests.model_fixtures import constant_model, write_version
 from tests.waiting import wait_for
 
@@ -27,21 +29,6 @@ def versions(tmp_path_factory):
     (corrupt / "labels.json").write_text(json.dumps(LABELS))
     wrong_size = write_version(root / "two-labels", constant_model(2, favourite=0), LABELS)
     return {"v1": v1, "v2": v2, "corrupt": corrupt, "wrong_size": wrong_size}
-
-
-_timelines: dict[str, int] = {}
-
-
-def publish_keypoints(r, keys, camera, seqs, vector_of=lambda seq: np.full(1662, seq % 7, np.float32)):
-    """Keypoints as a 15 fps camera captures them: seq k at k/15 s on the camera's own timeline."""
-    r.hset(keys.cameras, camera, json.dumps({"source": "test"}))
-    seqs = list(seqs)
-    origin = _timelines.setdefault(keys.keypoints(camera), int(time.time() * 1000) - max(seqs) * 1000 // 15)
-    for seq in seqs:
-        msg = KeypointsMessage.from_vector(vector=vector_of(seq), camera=camera, seq=seq,
-                                           capture_ts_ms=origin + seq * 1000 // 15, parts=("pose",), worker="test",
-                                           processing_ms=1.0)
-        r.xadd(keys.keypoints(camera), msg.encode())
 
 
 def predictions(r, keys) -> list[Prediction]:
@@ -130,3 +117,14 @@ def test_malformed_keypoints_go_to_dead_and_the_rest_are_classified(r, keys, ver
     assert wait_for(lambda: len(predictions(r, keys)) == 1)
     assert r.xlen(keys.dead) == 1
     assert b"DecodeError" in r.xrange(keys.dead)[0][1][b"reason"]
+
+
+def test_unknown_is_published_as_a_prediction_and_never_detected(r, keys, start_classifier, tmp_path):
+    model = write_version(tmp_path / "with-unknown", constant_model(4, favourite=3), [*LABELS, UNKNOWN])
+    start_classifier(model=model)
+    publish_keypoints(r, keys, "door", range(60))
+    assert wait_for(lambda: len(predictions(r, keys)) >= 6)
+    assert {p.label for p in predictions(r, keys)} == {UNKNOWN}
+    assert all(p.confidence > 0.9 for p in predictions(r, keys)), "confident, and still not a sign"
+    time.sleep(0.5)
+    assert r.xlen(keys.detections) == 0

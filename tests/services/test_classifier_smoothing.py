@@ -35,3 +35,9 @@ def test_cameras_are_smoothed_separately():
     assert smoother.update("a", "hello", 0.9, 0, 1) is None
     assert smoother.update("b", "hello", 0.9, 0, 1) is None
     assert smoother.update("a", "hello", 0.9, 1, 2).camera == "a"
+
+
+def test_a_background_label_is_never_confirmed_and_breaks_a_run():
+    smoother = Smoother(threshold=0.7, confirm_windows=2, background=("unknown",))
+    assert feed(smoother, ["unknown"] * 10) == []
+    assert [d.label for d in feed(smoother, ["hello", "unknown", "hello", "unknown", "hello", "hello"])] == ["hello"]

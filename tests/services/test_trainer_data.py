@@ -5,9 +5,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from services.trainer.data import export_mp_data, load_data, load_mp_data, load_signer_file
+from services.trainer.data import (export_mp_data, load_data, load_mp_data, load_signer_file, refuse_faceless,
+                                  with_unknown)
 from shared.errors import DataError
-from tests.conftest import SIGNERS
+from shared.model_store import UNKNOWN
+from tests.conftest import MORE_SIGNERS, OTHER_SIGNS, SIGNERS
 
 
 def write_sequence(root: Path, action: str, seq: str, frames: int = 30, dtype=np.float32, size=1662, start=0.0):
@@ -72,3 +74,63 @@ def test_a_signer_file_exported_to_mp_data_reads_back_the_same(tmp_path):
     order = np.lexsort((packed.X[:, 0, 0], packed.y))
     back = np.lexsort((unpacked.X[:, 0, 0], unpacked.y))
     np.testing.assert_array_equal(packed.X[order], unpacked.X[back])
+
+
+def test_pose_and_hands_files_pool_with_full_ones_with_an_empty_face():
+    extra = MORE_SIGNERS / "extra_000.npz"
+    with np.load(extra) as raw:
+        X258 = raw["X"].astype(np.float32)
+    data = load_data([SIGNERS / "signer_00.npz", extra])
+    full = load_signer_file(SIGNERS / "signer_00.npz")
+    n_full = len(full.y)
+    assert data.X.shape == (n_full + len(X258), 30, 1662)
+    assert data.has_face.tolist() == [True] * n_full + [False] * len(X258)
+    assert data.faceless_sources() == ["extra_000"]
+    pooled = data.X[n_full:]
+    assert not pooled[:, :, 132:1536].any(), "the face of a pose-and-hands recording is all zeros"
+    assert np.array_equal(pooled[:, :, :132], X258[:, :, :132])  # pose
+    assert np.array_equal(pooled[:, :, 1536:], X258[:, :, 132:])  # left hand, right hand
+    assert data.subset(data.y == "hello").faceless_sources() == ["extra_000"]
+
+
+def test_a_pose_and_hands_file_must_say_what_it_holds(tmp_path):
+    path = tmp_path / "odd.npz"
+    np.savez(path, X=np.zeros((2, 30, 258), np.float16), y=np.array(["a", "b"]), parts="face,pose")
+    with pytest.raises(DataError, match="'face,pose'; expected 'pose,left_hand,right_hand'"):
+        load_signer_file(path)
+
+
+def test_a_model_that_reads_the_face_refuses_faceless_data_in_one_line():
+    data = load_data([SIGNERS / "signer_00.npz", MORE_SIGNERS / "extra_000.npz", MORE_SIGNERS / "extra_001.npz"])
+    refuse_faceless(data, face=False)
+    with pytest.raises(DataError) as refused:
+        refuse_faceless(data, face=True)
+    message = str(refused.value)
+    assert "\n" not in message and "extra_000, extra_001 hold pose and hands only" in message
+    assert "train without --face" in message
+    refuse_faceless(load_data([SIGNERS / "signer_00.npz", SIGNERS / "signer_01.npz"]), face=True)
+
+
+def test_other_signs_become_unknown_beside_windows_without_hands():
+    data = load_data([SIGNERS / "signer_00.npz"])
+    other = OTHER_SIGNS / "other_000.npz"
+    with np.load(other) as raw:
+        other_labels = raw["y"].astype(str)
+    pooled = with_unknown(data, [other], idle=True, seed=1)
+    n, n_other = len(data.y), len(other_labels)
+    assert pooled.labels == sorted({*data.labels, UNKNOWN})
+    assert (pooled.y[:n] == data.y).all() and (pooled.y[n:] == UNKNOWN).all()
+    assert len(pooled.y) == n + n_other + n // 10
+    idle = pooled.X[n + n_other:]
+    assert not idle[:, :, 1536:].any() and idle[:, :, :132].any(), "idle windows keep the pose, lose both hands"
+    assert with_unknown(data, [], idle=True) is data
+
+
+def test_unknown_recordings_of_a_trained_sign_keep_its_label_and_unknown_is_reserved(tmp_path):
+    data = load_data([SIGNERS / "signer_00.npz"])
+    path = tmp_path / "others.npz"
+    np.savez(path, X=np.zeros((2, 30, 258), np.float16), y=np.array(["hello", "maybe"]), parts="pose,left_hand,right_hand")
+    pooled = with_unknown(data, [path], idle=False)
+    assert pooled.y[-2:].tolist() == ["hello", UNKNOWN]
+    with pytest.raises(DataError, match="already has a label 'unknown'"):
+        with_unknown(pooled, [path])

@@ -15,7 +15,7 @@ from services.trainer.train_cli import train_and_promote
 from services.trainer.training import TrainOptions, stratified_split, train
 from shared.model_store import ModelStore
 from shared.messages import ModelAnnouncement
-from tests.conftest import SIGNERS, signstream_cmd
+from tests.conftest import MORE_SIGNERS, OTHER_SIGNS, SIGNERS, signstream_cmd
 
 SAME_SIGNERS = [SIGNERS / f"signer_{n}.npz" for n in ("00", "03", "05")]
 VERSION_FILES = {"model.keras", "labels.json", "metrics.json", "options.json", "data.json", "confusion.png", "logs"}
@@ -161,3 +161,36 @@ def test_the_default_is_the_leave_signers_out_winner_and_the_recipe_is_one_optio
     assert default.audit is False
     assert options_from(load_settings(TrainCommandSettings, ["--data", "x", "--audit"], "train")).audit is True
     assert options_from(load_settings(TrainCommandSettings, ["--data", "x", "--audit", "--recipe"], "train")).audit is False
+
+
+def test_pose_and_hands_signers_train_a_faceless_model_and_the_recipe_refuses_them(service_env, tmp_path):
+    data = ["--data", str(SIGNERS / "signer_00.npz"), "--data", str(MORE_SIGNERS / "extra_000.npz")]
+    refused = subprocess.run(signstream_cmd("train", "--recipe", *data, "--models-dir", str(tmp_path / "m"),
+                                            "--epochs", "1", "--no-announce"),
+                             env=service_env, capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2, refused.stderr
+    assert refused.stderr.strip().count("\n") == 0 and "extra_000 hold pose and hands only" in refused.stderr
+    assert not (tmp_path / "m").exists() or not any((tmp_path / "m").glob("v*")), "nothing written for a refusal"
+
+    trained = subprocess.run(signstream_cmd("train", *data, "--models-dir", str(tmp_path / "m"),
+                                            "--epochs", "3", "--patience", "0", "--min-accuracy", "0", "--no-announce"),
+                             env=service_env, capture_output=True, text=True, timeout=600)
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    sources = json.loads((tmp_path / "m" / "v0001" / "data.json").read_text())["sources"]
+    assert [s.rsplit("/", 1)[-1] for s in sources] == ["signer_00.npz", "extra_000.npz"]
+
+
+def test_a_model_trained_with_unknown_recordings_has_the_unknown_label(service_env, tmp_path):
+    trained = subprocess.run(signstream_cmd("train", "--data", str(SIGNERS / "signer_00.npz"),
+                                            "--unknown", str(OTHER_SIGNS / "other_001.npz"), "--models-dir",
+                                            str(tmp_path / "m"), "--epochs", "2", "--patience", "0",
+                                            "--min-accuracy", "0", "--no-announce"),
+                             env=service_env, capture_output=True, text=True, timeout=600)
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    version = tmp_path / "m" / "v0001"
+    assert json.loads((version / "labels.json").read_text()) == ["hello", "iloveyou", "thanks", "unknown"]
+    counts = json.loads((version / "data.json").read_text())["counts"]
+    with np.load(OTHER_SIGNS / "other_001.npz") as other:
+        n_other = len(other["y"])
+    n_signs = counts["hello"] + counts["iloveyou"] + counts["thanks"]
+    assert counts["unknown"] == n_other + n_signs // 10  # the other signs, and windows without hands

@@ -1,0 +1,200 @@
+"""The unknown outcome: how often a model names one of its signs for windows that hold none of them,
+against how often it misses a sign, on people it never saw.
+
+Leave-signers-out over the 93 signers of hello / thanks / iloveyou (../shared/datasets/signers and
+more_signers). The people of ../shared/datasets/other_signs follow their `same_signer_as` signer
+into a fold, the others are spread over the folds. Two signs, please and welcome (HELD_OUT), are
+never trained by any configuration: they stand for the signs nobody taught the model.
+
+- `three signs`: the default model as shipped; only the confidence threshold can refuse a window.
+- `with unknown`: the same, plus the other signs of the training signers (not HELD_OUT) and
+  windows without hands, learned as the label `unknown` (`signstream train --unknown`).
+
+Per threshold, on the test signers: **missed** = share of sign windows not reported as their sign
+(another sign, unknown, or below the threshold); **false** = share of no-sign windows reported as one
+of the three signs: HELD_OUT signs, the other signs of test signers, and their windows without hands.
+"per minute" multiplies by the 300 windows a camera gives a minute (15 fps, stride 3); detections
+need 5 such windows in a row, so they are fewer. The clips of ../shared/videos go through the live
+frame path (as bench_videos.py, windows at stride 3) and the classifier's smoothing (threshold 0.7,
+5 windows in a row).
+
+    python bench/bench_unknown.py [--folds 3] [--epochs 15] [--seed 0]
+Writes bench/results/unknown.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from common import SHARED, write_results
+
+import numpy as np  # noqa: E402
+
+from bench_videos import VIDEOS, clip_keypoints, windows_of  # noqa: E402
+from services.classifier.runner import fast_runner  # noqa: E402
+from services.classifier.smoothing import Smoother  # noqa: E402
+from services.trainer.data import add_unknown, load_data, read_data  # noqa: E402
+from services.trainer.generalisation import signer_folds  # noqa: E402
+from services.trainer.training import TrainOptions, fit  # noqa: E402
+from shared.codec import FACE  # noqa: E402
+from shared.model_store import UNKNOWN  # noqa: E402
+
+DATASETS = SHARED / "datasets"
+HELD_OUT = ("please", "welcome")
+SIGNS = ("hello", "iloveyou", "thanks")
+THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+WINDOWS_PER_MINUTE = 15 * 60 / 3
+CLIP_SIGNS = {"hello": "hello", "thanks": "thanks", "thankyou": "thanks", "iloveyou": "iloveyou",
+              "i_love_you": "iloveyou"}
+
+
+def other_signers() -> dict[str, str | None]:
+    """other_signs file stem -> the more_signers stem of the same person, where known."""
+    manifest = json.loads((DATASETS / "other_signs" / "manifest.json").read_text())
+    return {Path(f["file"]).stem: Path(f["same_signer_as"]).stem if f["same_signer_as"] else None
+            for f in manifest["files"]}
+
+
+def fold_of_others(folds: list[list[str]]) -> dict[str, int]:
+    where = {signer: i for i, fold in enumerate(folds) for signer in fold}
+    out, spread = {}, 0
+    for other, same in sorted(other_signers().items()):
+        if same in where:
+            out[other] = where[same]
+        else:
+            out[other], spread = spread % len(folds), spread + 1
+    return out
+
+
+def without_hands(X: np.ndarray) -> np.ndarray:
+    X = X.copy()
+    X[..., FACE.stop:] = 0.0
+    return X
+
+
+def probabilities(runner, labels: list[str], X: np.ndarray) -> np.ndarray:
+    """Probabilities over SIGNS (+ UNKNOWN where the model has it), in that order, as served (TFLite)."""
+    probs = np.concatenate([runner(X[i:i + 256]) for i in range(0, len(X), 256)]) if len(X) else np.zeros((0, len(labels)))
+    order = [labels.index(s) for s in SIGNS] + ([labels.index(UNKNOWN)] if UNKNOWN in labels else [])
+    return probs[:, order]
+
+
+def reported(probs: np.ndarray, threshold: float) -> np.ndarray:
+    """Index into SIGNS of what each window reports, or -1 (unknown, or below the threshold)."""
+    top = probs.argmax(axis=1)
+    conf = probs.max(axis=1)
+    return np.where((top < len(SIGNS)) & (conf >= threshold), top, -1)
+
+
+def clip_detections(runner, labels: list[str]) -> dict[str, list[str]]:
+    """Per clip, the detections the classifier's smoothing makes over one pass of it."""
+    out = {}
+    for entry in json.loads((VIDEOS / "manifest.json").read_text()):
+        windows = windows_of(clip_keypoints(entry["file"]))[::3]  # the classifier's stride
+        probs = probabilities(runner, labels, windows)
+        smoother = Smoother(0.7, 5, background=(UNKNOWN,))
+        names = [*SIGNS, UNKNOWN]
+        found = []
+        for i, p in enumerate(probs):
+            confirmed = smoother.update("clip", names[int(p.argmax())], float(p.max()), i, i)
+            if confirmed:
+                found.append(confirmed.label)
+        out[entry["file"]] = found
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--folds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    signs = load_data([DATASETS / "signers", DATASETS / "more_signers"])
+    others = read_data([DATASETS / "other_signs"])
+    folds = signer_folds(signs.groups, args.folds, seed=args.seed)
+    other_fold = fold_of_others(folds)
+    in_fold = np.array([other_fold[g] for g in others.groups])
+    held_out = np.isin(others.y, HELD_OUT)
+    configs = ("three signs", "with unknown")
+    clips: dict[str, dict[str, list]] = {c: {} for c in configs}  # clip -> detections of each fold's model
+    scores: dict[str, dict[str, list]] = {c: {"signs": [], "held_out_signs": [], "other_signs": [], "no_hands": []}
+                                          for c in configs}
+    started = time.time()
+    for k, test in enumerate(folds):
+        is_test = np.isin(signs.groups, test)
+        train, test_signs = signs.subset(~is_test), signs.subset(is_test)
+        trained_others = others.subset((in_fold != k) & ~held_out)
+        none_sets = {"held_out_signs": others.X[(in_fold == k) & held_out],
+                     "other_signs": others.X[(in_fold == k) & ~held_out],
+                     "no_hands": without_hands(test_signs.X)}
+        for config in configs:
+            data = add_unknown(train, trained_others, idle=True, seed=args.seed) if config == "with unknown" else train
+            options = TrainOptions(epochs=args.epochs, patience=5, seed=args.seed)
+            model, labels, *_ = fit(data, options, verbose=2)
+            runner = fast_runner(model)
+            truth = np.array([SIGNS.index(v) for v in test_signs.y])
+            scores[config]["signs"].append((probabilities(runner, labels, test_signs.X), truth))
+            for name, X in none_sets.items():
+                scores[config][name].append(probabilities(runner, labels, X))
+            for clip, found in clip_detections(runner, labels).items():
+                clips[config].setdefault(clip, []).append(found)
+            print(f"fold {k + 1}/{len(folds)} {config}: {len(data.y)} training windows, {time.time() - started:.0f} s",
+                  flush=True)
+
+    table = {}
+    for config in configs:
+        probs = np.concatenate([p for p, _ in scores[config]["signs"]])
+        truth = np.concatenate([t for _, t in scores[config]["signs"]])
+        rows = {}
+        for threshold in THRESHOLDS:
+            said = reported(probs, threshold)
+            row = {"missed": float(np.mean(said != truth)), "wrong": float(np.mean((said >= 0) & (said != truth)))}
+            for name in ("held_out_signs", "other_signs", "no_hands"):
+                none = np.concatenate(scores[config][name])
+                row[f"false_{name}"] = float(np.mean(reported(none, threshold) >= 0)) if len(none) else 0.0
+            row["false_per_minute"] = round(WINDOWS_PER_MINUTE * np.mean(
+                [row[f"false_{n}"] for n in ("held_out_signs", "other_signs", "no_hands")]), 1)
+            rows[threshold] = row
+        table[config] = rows
+
+    counts = {"sign_windows": int(len(signs.y)),
+              "held_out_signs": int(held_out.sum()), "other_signs": int((~held_out).sum()),
+              "no_hands": int(len(signs.y))}
+    md = ["# The unknown outcome: false reports on windows with no trained sign, against missed signs", "",
+          f"Leave-signers-out, {args.folds} folds over the 93 signers of hello / thanks / iloveyou, seed {args.seed}, "
+          f"at most {args.epochs} epochs (patience 5). No-sign windows of the test signers: the signs "
+          f"{' and '.join(HELD_OUT)} (never trained by either model: {counts['held_out_signs']} windows in all), "
+          f"the other signs of ../shared/datasets/other_signs ({counts['other_signs']}), and each sign window "
+          "with both hands removed. A window is reported when its top label is a sign at or above the threshold.",
+          "", "`bench/bench_unknown.py`; the classifier's default threshold is 0.7.", ""]
+    for config in configs:
+        md += [f"## {config}", "",
+               "| threshold | missed signs | wrong sign | false: held-out signs | false: other signs "
+               "| false: no hands | false windows / min |", "| --- | --- | --- | --- | --- | --- | --- |"]
+        for threshold, row in table[config].items():
+            md.append(f"| {threshold} | {row['missed']:.3f} | {row['wrong']:.3f} | {row['false_held_out_signs']:.3f} "
+                      f"| {row['false_other_signs']:.3f} | {row['false_no_hands']:.3f} | {row['false_per_minute']} |")
+        md.append("")
+    md += ["## Clips through the live frame path (detections in one pass, each fold's model)", "",
+           "| clip | sign | " + " | ".join(configs) + " |", "| --- | --- | " + " | ".join("---" for _ in configs) + " |"]
+    manifest = {e["file"]: e["sign"] for e in json.loads((VIDEOS / "manifest.json").read_text())}
+    for clip, sign in manifest.items():
+        cells = []
+        for config in configs:
+            per_fold = clips[config].get(clip, [])
+            cells.append("; ".join(",".join(found) or "none" for found in per_fold))
+        md.append(f"| {clip} | {CLIP_SIGNS.get(sign, sign + ' (not trained)')} | " + " | ".join(cells) + " |")
+    md += ["", f"Run time {time.time() - started:.0f} s."]
+    write_results("unknown", {"folds": folds, "held_out": HELD_OUT, "epochs": args.epochs, "seed": args.seed,
+                              "counts": counts, "table": {c: {str(t): r for t, r in rows.items()}
+                                                          for c, rows in table.items()},
+                              "clips": clips}, md)
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()
