@@ -111,9 +111,9 @@ def deployment(tmp_path_factory, pytestconfig):
     finally:
         dep.compose("down", "-v", "--remove-orphans", "-t", "20", check=False)
         # In the CI log, uncaptured: how long a clean or a warm machine takes.
-        reporter = pytestconfig.pluginmanager.getplugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line(f"compose timings (s): {dep.timings}")
+        capture = pytestconfig.pluginmanager.getplugin("capturemanager")
+        with capture.global_and_fixture_disabled():
+            print(f"\ncompose timings (s): {dep.timings}", flush=True)
         if daemon is not None:
             daemon.terminate()
             daemon.wait(timeout=60)
