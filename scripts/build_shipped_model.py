@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -135,7 +136,7 @@ def main() -> int:
             "accuracy": {name: accuracy_on(model, data.subset(np.isin(data.groups, [p.stem for p in path.glob("*.npz")])))
                          for name, path in sets.items()},
             "ms_per_window": ms_per_window(model, data.X[:1]),
-            "measured_on": f"{__import__('os').cpu_count()} CPU cores",
+            "measured_on": f"{os.cpu_count()} CPU cores",
             "model_bytes": (staging / MODEL_FILE).stat().st_size,
         }
         (staging / CARD_FILE).write_text(json.dumps(card, indent=1) + "\n")

@@ -16,7 +16,7 @@ from pydantic_settings import SettingsConfigDict
 
 from shared.health import Beat, read_beats
 from shared.messages import now_ms
-from shared.redis_client import as_connect_error, check_connection, connect
+from shared.redis_client import one_shot
 from shared.settings import CommonSettings, load_settings
 
 EXIT_DOWN = 1
@@ -35,19 +35,7 @@ class HealthSettings(CommonSettings):
 
 def main(argv: Sequence[str], prog: str = "signstream health") -> int:
     settings = load_settings(HealthSettings, argv, prog)
-    client = connect(settings.redis_url)
-    try:
-        check_connection(client, settings.redis_url)
-        if settings.local:
-            return local(client, settings)
-        return report(client, settings)
-    except Exception as e:
-        error = as_connect_error(e, settings.redis_url)
-        if error is None:
-            raise
-        raise error from e
-    finally:
-        client.close()
+    return one_shot(settings.redis_url, lambda client: (local if settings.local else report)(client, settings))
 
 
 def local(client, settings: HealthSettings) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from shared.redis_client import as_connect_error, check_connection, connect, redact_url
+from shared.redis_client import one_shot, redact_url
 from shared.settings import CommonSettings, load_settings
 
 SERVICES = ("keypoints", "classifier")
@@ -14,17 +14,7 @@ SERVICES = ("keypoints", "classifier")
 def main(argv: Sequence[str], prog: str = "signstream stats") -> int:
     """Print the counters; Redis unreachable or refusing us is one error line and exit code 3."""
     settings = load_settings(CommonSettings, argv, prog)
-    client = connect(settings.redis_url)
-    try:
-        check_connection(client, settings.redis_url)  # a one-shot command: nothing to wait for
-        return show(client, settings)
-    except Exception as e:
-        error = as_connect_error(e, settings.redis_url)  # Redis gone or refusing us half way
-        if error is None:
-            raise
-        raise error from e
-    finally:
-        client.close()
+    return one_shot(settings.redis_url, lambda client: show(client, settings))
 
 
 def show(client, settings: CommonSettings) -> int:

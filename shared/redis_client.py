@@ -246,3 +246,23 @@ def check_connection(client: redis.Redis, url: str, *, stop: threading.Event | N
             raise error from e
         return True
     return with_redis(client.ping, stop=stop, what=what, url=url) is not None
+
+
+def one_shot(url: str, command: Callable[[redis.Redis], T]) -> T:
+    """Run a one-shot command (`signstream stats`, `health`) against the Redis at `url`.
+
+    Redis unreachable or refusing us, at the start or half way, is one `RedisConnectError`
+    (exit code 3), never a traceback; the connection is closed however the command ends.
+    """
+    client = connect(url)
+    try:
+        check_connection(client, url)
+        return command(client)
+    except Exception as e:
+        error = as_connect_error(e, url)
+        if error is None:
+            raise
+        raise error from e
+    finally:
+        client.close()
+

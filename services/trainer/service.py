@@ -14,9 +14,8 @@ from pathlib import Path
 import redis
 from pydantic import ValidationError
 
-from services.trainer.data import load_data, refuse_faceless, with_unknown
 from services.trainer.settings import TrainerSettings
-from services.trainer.train_cli import train_and_promote
+from services.trainer.train_cli import train_and_promote, training_data
 from shared.consumer import ConsumerOptions, Entry, StreamConsumer
 from shared.errors import DataError, DecodeError
 from shared.health import beating
@@ -81,9 +80,7 @@ class TrainerService(StreamConsumer):
                                reason=f"unknown options {unknown}; allowed: {sorted(REQUEST_OPTIONS)}")
         try:
             settings = TrainerSettings.model_validate({**self.settings.model_dump(), **request.options})
-            data = with_unknown(load_data([Path(p) for p in request.data], settings.actions or None),
-                                settings.unknown, settings.idle, settings.seed)
-            refuse_faceless(data, settings.model_choices()["face"])
+            data = training_data(settings, [Path(p) for p in request.data])
         except (ValidationError, DataError) as e:
             reason = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors()) \
                 if isinstance(e, ValidationError) else str(e)

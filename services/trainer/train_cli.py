@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 
-from services.trainer.data import load_data, refuse_faceless, with_unknown
+from services.trainer.data import Dataset, load_data, refuse_faceless, with_unknown
 from services.trainer.promotion import promote
 from services.trainer.settings import TrainCommandSettings, TrainerSettings
 from services.trainer.training import TrainOptions, TrainOutcome, train
@@ -22,6 +23,14 @@ def options_from(settings: TrainerSettings) -> TrainOptions:
     return TrainOptions(**settings.model_choices(), epochs=settings.epochs, batch_size=settings.batch_size,
                         learning_rate=settings.learning_rate, val_fraction=settings.val_fraction,
                         patience=settings.patience, seed=settings.seed, min_accuracy=settings.min_accuracy)
+
+
+def training_data(settings: TrainerSettings, paths: list[Path]) -> Dataset:
+    """The data a run trains on: `paths`, the `--unknown` recordings, checked against the model's
+    use of the face before any training starts."""
+    data = with_unknown(load_data(paths, settings.actions or None), settings.unknown, settings.idle, settings.seed)
+    refuse_faceless(data, settings.model_choices()["face"])
+    return data
 
 
 def train_and_promote(settings: TrainerSettings, data, verbose: int | None = None) -> tuple[TrainOutcome, bool]:
@@ -49,9 +58,8 @@ def train_and_promote(settings: TrainerSettings, data, verbose: int | None = Non
 def main(argv: Sequence[str], prog: str = "signstream train") -> int:
     settings = load_settings(TrainCommandSettings, argv, prog)
     setup_logging(settings.log_level, "train")
-    data = with_unknown(load_data(settings.data, settings.actions or None), settings.unknown, settings.idle, settings.seed)
+    data = training_data(settings, settings.data)
     options = options_from(settings)
-    refuse_faceless(data, options.face)  # before anything is said of training
     log.info("training %s (normalise %s, augment %s, face %s) on %d sequences %s", options.arch, options.normalise,
              options.augment, options.face, len(data.y), data.counts())
     outcome, promoted = train_and_promote(settings, data)
