@@ -1,4 +1,4 @@
-"""What each dev signer's hands do under each label, measured without any model.
+"""What each signer's hands do under each label, measured without any model.
 
 The worst signers of every leave-signers-out run are the same four. This looks at their
 recordings directly: for every hand MediaPipe found, how far each fingertip (index, middle,
@@ -7,6 +7,8 @@ finger is about 2, a folded one 1 or less. Each signer's shape per label (median
 of the per-sequence median) is read as which fingers are stretched: `I··P` is the I-love-you
 hand (middle and ring folded), `IMRP` a flat hand (hello, thanks), `····` a fist. A shape other
 than the one most signers use for that label is a recording of another sign under that label.
+
+Covers the 12 dev signers and the 81 pose-and-hands signers (the face plays no part here).
 
     python bench/audit_handshapes.py [--extended 1.4]
 Writes bench/results/handshapes.json and .md.
@@ -52,7 +54,7 @@ def main() -> None:
     parser.add_argument("--extended", type=float, default=1.4,
                         help="palm lengths from the wrist that count as a stretched finger")
     args = parser.parse_args()
-    data = load_data([SHARED / "datasets" / "signers"])
+    data = load_data([SHARED / "datasets" / "signers", SHARED / "datasets" / "more_signers"])
     signers = sorted(set(data.groups.tolist()))
     rows = []
     for signer in signers:
@@ -68,7 +70,7 @@ def main() -> None:
         r["differs"] = r["shape"] != usual[r["label"]]
         r["shape_of"] = [label for label in data.labels if label != r["label"] and usual[label] == r["shape"]]
     differing = sorted({r["signer"] for r in rows if r["differs"]})
-    lines = [f"# Handshapes of the dev signers ({time.strftime('%Y-%m-%d')}; no model involved)", "",
+    lines = [f"# Handshapes of all {len(signers)} signers ({time.strftime('%Y-%m-%d')}; no model involved)", "",
              "Fingertip to wrist in palm lengths (index, middle, ring, pinky; median over sequences), read as the "
              f"fingers stretched at {args.extended} or more: `I··P` the I-love-you hand, `IMRP` a flat hand, "
              "`····` a fist.",

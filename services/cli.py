@@ -22,6 +22,7 @@ COMMANDS = {
     "evaluate": ("services.trainer.evaluate_cli", "accuracy and confusion matrix of a model on a data set"),
     "collect": ("services.recorder.main", "record live keypoint sequences into MP_DATA folders"),
     "up": ("services.up.main", "run the whole pipeline on this machine (embedded Redis, no Docker)"),
+    "gateway": ("services.gateway.main", "HTTP API, live event streams, Prometheus metrics and the dashboard"),
     "stats": ("services.stats", "show the counters every running worker reports"),
     "health": ("services.health", "one line per camera and worker; exit 1 when something is down"),
 }

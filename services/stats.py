@@ -27,7 +27,7 @@ def show(client, settings: CommonSettings) -> int:
         for worker, raw in sorted(client.hgetall(settings.keys.stats(service)).items()):
             snap = json.loads(raw)
             for camera, counts in sorted(snap.get("cameras", {}).items()):
-                numbers = " ".join(f"{k}={v}" for k, v in sorted(counts.items()))
+                numbers = " ".join(f"{k}={v}" for k, v in sorted(counts.items()) if not isinstance(v, dict))
                 print(f"{service} {worker.decode()} {camera}: {numbers}")
     if not cameras:
         print(f"no camera registered in {settings.keys.cameras} at {redact_url(settings.redis_url)}")

@@ -82,3 +82,76 @@ def read_beats(client: redis.Redis, keys: Keys) -> list[Beat]:
             ms, host = 0, ""  # written by another version: alive, but nothing more known
         beats.append(Beat(service, worker, ms, host))
     return beats
+
+
+SERVICES = ("keypoints", "classifier", "trainer")
+NEEDED = ("keypoints", "classifier")  # without one of each, running cameras are not served
+FORGET_S = 3600  # a worker silent for longer is history, not a failure
+
+
+@dataclass(frozen=True)
+class HealthItem:
+    """One camera or worker (or a missing service), as `signstream health` and the gateway show it."""
+
+    kind: str  # camera, keypoints, classifier, trainer
+    name: str  # camera id or worker id; "" for a service with no worker at all
+    up: bool
+    state: str  # what a person reads: "up", "ended (its source finished)", "DOWN: ..."
+    detail: dict
+
+    def line(self) -> str:
+        head = f"{self.kind} {self.name}" if self.name else self.kind
+        if self.kind == "camera":
+            return (f"{head}: {self.state}, {self.detail.get('frames_sent', 0)} frames sent, "
+                    f"source {self.detail.get('source', '?')}")
+        return f"{head}: {self.state}"
+
+
+def assess(client: redis.Redis, keys: Keys, stale_s: float) -> list[HealthItem]:
+    """Every camera and worker known to this Redis, each up or down with the reason."""
+    now = now_ms()
+    items: list[HealthItem] = []
+    beats: dict[tuple[str, str], Beat] = {(b.service, b.worker): b for b in read_beats(client, keys)}
+
+    running_cameras = 0
+    for camera, raw in sorted(client.hgetall(keys.cameras).items()):
+        try:
+            info = json.loads(raw)
+            age_s = (now - int(info.get("last_seen_ms", 0))) / 1000
+        except (ValueError, TypeError, AttributeError):
+            continue
+        status = info.get("status", "?")
+        up = True
+        if status == "ended":
+            state = "ended (its source finished)"
+        elif age_s > stale_s:
+            state, up = f"DOWN: last heard {age_s:.0f} s ago ({status})", False
+        elif status != "running":
+            state, up = f"DOWN: {status}, its source fails", False
+        else:
+            state, running_cameras = "up", running_cameras + 1
+        items.append(HealthItem("camera", camera.decode(errors="replace"), up, state, info))
+
+    for service in SERVICES:
+        reported = {w.decode(errors="replace"): raw for w, raw in client.hgetall(keys.stats(service)).items()}
+        alive = sorted(w for (s, w) in beats if s == service)
+        for worker in sorted(set(alive) | set(reported)):
+            if worker in alive:
+                beat_ = beats[service, worker]
+                age_s = (now - beat_.ms) / 1000
+                items.append(HealthItem(service, worker, True, f"up, heartbeat {age_s:.0f} s ago",
+                                        {"host": beat_.host, "heartbeat_age_s": round(age_s, 1)}))
+                continue
+            try:
+                snap = json.loads(reported[worker])
+                silent_s = (now - int(snap.get("updated_ms", 0))) / 1000
+            except (ValueError, TypeError, AttributeError):
+                continue
+            if snap.get("stopped") or silent_s > FORGET_S:
+                continue
+            items.append(HealthItem(service, worker, False, f"DOWN: no heartbeat, last report {silent_s:.0f} s ago",
+                                    {"last_report_s": round(silent_s, 1)}))
+        if service in NEEDED and running_cameras and not alive:
+            items.append(HealthItem(service, "", False, f"DOWN: {running_cameras} cameras run and no {service} "
+                                                        f"worker serves them: start one", {}))
+    return items

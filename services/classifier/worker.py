@@ -171,6 +171,7 @@ class ClassifierWorker(StreamConsumer):
         if result is None:
             return
         model, probs = result
+        self.stats.info["model"] = model.version
         batch_ms = (time.perf_counter() - started) * 1000
         usable = np.all(np.isfinite(probs), axis=1)
         if not usable.all():
@@ -190,6 +191,7 @@ class ClassifierWorker(StreamConsumer):
             pipe.xadd(self.keys.predictions, prediction.encode(), maxlen=maxlen, approximate=True)
             self.stats.count(window.camera, "predictions")
             self.stats.observe_ms(window.camera, batch_ms / len(ready))
+            self.stats.observe_ms(window.camera, prediction.latency_ms, "latency")
             confirmed = self.smoother.update(window.camera, label, confidence, window.first_ts_ms, window.capture_ts_ms)
             if confirmed:
                 detection = Detection(camera=confirmed.camera, label=confirmed.label,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 import time
 from collections.abc import Sequence
@@ -82,6 +83,25 @@ def load(argv: Sequence[str], prog: str) -> UpSettings:
     return settings
 
 
+def start_gateway(settings: UpSettings, supervisor: Supervisor) -> str | None:
+    """The dashboard and API on loopback, unless turned off or its port is taken (then said, and skipped:
+    a dashboard is no reason to stop recognising signs)."""
+    if not settings.gateway_port:
+        return None
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", settings.gateway_port))
+        except OSError:
+            log.warning("port %d is taken: no dashboard this time; pass --gateway-port with a free one",
+                        settings.gateway_port)
+            return None
+    args = ["gateway", "--host", "127.0.0.1", "--port", str(settings.gateway_port)]
+    if settings.bootstrap_data is not None:
+        args += ["--train-data", str(settings.bootstrap_data.resolve())]
+    supervisor.start("gateway", *args)
+    return f"http://127.0.0.1:{settings.gateway_port}/"
+
+
 def run(settings: UpSettings, url: str, supervisor: Supervisor, stop: threading.Event) -> int:
     taken: set[str] = set()
     for source in settings.camera:
@@ -95,6 +115,7 @@ def run(settings: UpSettings, url: str, supervisor: Supervisor, stop: threading.
     supervisor.start("classifier", "classifier", "--models-dir", str(settings.models_dir),
                      "--stride", str(settings.stride))
     supervisor.start("trainer", "trainer", "--models-dir", str(settings.models_dir))
+    dashboard = start_gateway(settings, supervisor)
     if settings.bootstrap_data is not None and ModelStore(settings.models_dir).current() is None:
         log.info("no model in %s yet: training one on %s (%d epochs); the classifier starts serving it when done",
                  settings.models_dir, settings.bootstrap_data, settings.bootstrap_epochs)
@@ -103,8 +124,8 @@ def run(settings: UpSettings, url: str, supervisor: Supervisor, stop: threading.
                          "--min-accuracy", "0.6").restart_on_failure = False
 
     console = Console(connect(url), settings.keys)
-    print(f"signstream is up: {len(settings.camera)} camera(s), {settings.keypoint_workers} keypoint worker(s); "
-          f"Ctrl-C stops it", flush=True)
+    print(f"signstream is up: {len(settings.camera)} camera(s), {settings.keypoint_workers} keypoint worker(s)"
+          f"{f'; dashboard {dashboard}' if dashboard else ''}; Ctrl-C stops it", flush=True)
     next_status = time.monotonic() + settings.status_every_s
     while not stop.is_set():
         reason = supervisor.check()

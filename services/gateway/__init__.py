@@ -1,0 +1,1 @@
+"""The gateway: HTTP API, live event streams, Prometheus metrics and the dashboard, over Redis."""

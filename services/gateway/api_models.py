@@ -1,0 +1,121 @@
+"""The API's response and request bodies, as the OpenAPI spec shows them to client authors."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Camera(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    up: bool = Field(description="sending frames now (an ended file source counts as up)")
+    state: str = Field(description="what `signstream health` says about it")
+    source: str | None = None
+    fps: float | None = None
+    width: int | None = None
+    height: int | None = None
+    status: str | None = None
+    last_seen_ms: int | None = None
+    frames_sent: int | None = None
+
+
+class Keypoints(BaseModel):
+    camera: str
+    seq: int
+    capture_ts_ms: int
+    parts: list[str] = Field(description="what MediaPipe found in this frame: pose, face, left_hand, right_hand")
+    worker: str
+    processing_ms: float
+    pose: list[list[float]] = Field(description="33 points (x, y, z, visibility), x and y in 0..1 of the image")
+    left_hand: list[list[float]] = Field(description="21 points (x, y, z); empty when not found")
+    right_hand: list[list[float]] = Field(description="21 points (x, y, z); empty when not found")
+
+
+class Prediction(BaseModel):
+    id: str = Field(description="its id on the `predictions` stream")
+    camera: str
+    seq: int
+    ts: int
+    label: str
+    confidence: float
+    probs: dict[str, float]
+    model: str
+    latency_ms: float
+    window_ms: int
+    frames: int
+
+
+class Detection(BaseModel):
+    id: str = Field(description="its id on the `detections` stream: resume a live stream from it")
+    camera: str
+    label: str
+    confidence: float
+    ts_start: int
+    ts_end: int
+    model: str
+
+
+class ModelVersion(BaseModel):
+    id: str = Field(description="its id on the `models` stream")
+    version: str
+    path: str
+    labels: list
+    metrics: dict = Field(description="accuracy, confusion (rows true, columns predicted, in label order), "
+                                      "precision, recall, ...")
+
+
+class Serving(BaseModel):
+    model: str | None = Field(description="the version this classifier worker serves (`shipped` for the "
+                                          "model that comes with signstream)")
+    updated_ms: int | None
+
+
+class ModelsView(BaseModel):
+    serving: dict[str, Serving] = Field(description="classifier worker -> what it serves now")
+    versions: list[ModelVersion] = Field(description="promoted versions, newest first")
+
+
+class HealthItem(BaseModel):
+    kind: str = Field(description="camera, keypoints, classifier or trainer")
+    name: str
+    up: bool
+    state: str
+
+
+class Health(BaseModel):
+    ok: bool = Field(description="false when any camera or worker is down (the response is then 503)")
+    items: list[HealthItem]
+
+
+class TrainBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    data: list[str] | None = Field(None, min_length=1, max_length=100,
+                                   description="MP_DATA folders or signer files as the trainer sees them; "
+                                               "default: the gateway's --train-data")
+    options: dict = Field(default_factory=dict, description="trainer options, e.g. {\"epochs\": 100}")
+
+
+class TrainAccepted(BaseModel):
+    request_id: str
+    id: str = Field(description="the request's id on `train:requests`")
+
+
+class TrainResultView(BaseModel):
+    id: str
+    request_id: str
+    status: str
+    version: str
+    promoted: int
+    reason: str
+    metrics: dict
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+class ValidationProblem(BaseModel):
+    detail: str = Field(description="the first thing wrong with the request, as a person reads it")
+    errors: list[dict] = Field(default_factory=list, description="everything wrong: type, loc (where), msg")

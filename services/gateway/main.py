@@ -1,0 +1,41 @@
+"""`signstream gateway`: the HTTP API, live streams, metrics and dashboard of a deployment."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+
+from services.gateway.settings import GatewaySettings
+from shared.errors import EXIT_OK
+from shared.lifecycle import install_stop_signals
+from shared.logs import default_worker_id, setup_logging
+from shared.redis_client import check_connection, connect
+from shared.settings import load_settings
+
+log = logging.getLogger("signstream.gateway")
+
+
+def main(argv: Sequence[str], prog: str = "signstream gateway") -> int:
+    settings = load_settings(GatewaySettings, argv, prog)
+    token = settings.resolved_token()  # before anything listens: an open port without one is refused
+    setup_logging(settings.log_level, default_worker_id("gateway"))
+    stop = threading.Event()
+    install_stop_signals(stop)
+    if not check_connection(connect(settings.redis_url), settings.redis_url, stop=stop, what="starting the gateway"):
+        return EXIT_OK
+
+    import uvicorn
+
+    from services.gateway.app import create_app
+
+    app = create_app(settings, token)
+    # No access log: a query string may carry the token. Uvicorn takes over SIGINT and SIGTERM here,
+    # and gives open live streams 2 s to end.
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, access_log=False, log_config=None,
+                            timeout_graceful_shutdown=2, lifespan="on")
+    log.info("gateway on http://%s:%d (dashboard /, API spec /openapi.json, metrics /metrics)%s", settings.host, settings.port,
+             "; every request needs the token" if token else "; loopback only, no token")
+    uvicorn.Server(config).run()
+    log.info("gateway stopped")
+    return EXIT_OK
