@@ -56,6 +56,6 @@ def test_a_property_based_run_finds_no_server_error(populated, tmp_path):
          "--exclude-path-regex", "^/api/events/",
          "--max-examples", "40", "--seed", "1", "--request-timeout", "10", "--no-color",
          "--report-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=600)
+        capture_output=True, text=True, timeout=600, cwd=tmp_path)  # its cache goes there, not in the checkout
     print(run.stdout[-3000:])
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
