@@ -4,12 +4,13 @@ a dockerd started if none answers, and the base images built where no registry c
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+
+from tests.debian_packages import ensure
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGES = {"docker": "docker.io", "dockerd": "docker.io", "docker-compose": "docker-compose"}
@@ -23,16 +24,7 @@ def run(*args: str, timeout: float = 600, check: bool = True, env: dict | None =
 
 
 def ensure_packages() -> None:
-    missing = sorted({pkg for tool, pkg in PACKAGES.items() if shutil.which(tool) is None}
-                     | ({"debootstrap"} if shutil.which("debootstrap") is None else set()))
-    if not missing:
-        return
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        pytest.fail(f"the compose tests need {', '.join(missing)}: install them (apt-get install {' '.join(missing)}), "
-                    "or leave these tests out with -m 'not docker'")
-    run("apt-get", "update", "-qq", timeout=300)
-    run("apt-get", "install", "-y", "-qq", *missing, timeout=900,
-        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    ensure({**PACKAGES, "debootstrap": "debootstrap"}, "not docker")
 
 
 def daemon_answers() -> bool:

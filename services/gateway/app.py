@@ -89,6 +89,7 @@ def create_app(settings: GatewaySettings, token: str | None) -> FastAPI:
                   description="Cameras, models, detections and health of a signstream deployment, and live "
                               "streams of predictions and detections (Server-Sent Events, resumable by id). "
                               "Where a token is set, send it as `Authorization: Bearer <token>`.")
+    app.state.hubs = hubs
     registry = CollectorRegistry(auto_describe=False)
     registry.register(PipelineCollector(lambda: readers.stats(client, keys, SERVICES), hubs,
                                         lambda: readers.cameras(client, keys, settings.stale_s)))

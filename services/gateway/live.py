@@ -59,6 +59,7 @@ class Subscriber:
     camera: str | None
     queue: asyncio.Queue
     overflowed: bool = False
+    closing: bool = False
 
     def offer(self, event: dict) -> bool:
         """Queue the event for this client; False once it has fallen too far behind."""
@@ -99,6 +100,15 @@ class Hub:
 
     def unsubscribe(self, sub: Subscriber) -> None:
         self.subscribers.discard(sub)
+
+    def close_all(self) -> None:
+        """The gateway is stopping: every live response ends now, instead of being cut off mid-write later."""
+        for sub in list(self.subscribers):
+            sub.closing = True
+            try:
+                sub.queue.put_nowait(None)
+            except asyncio.QueueFull:
+                pass  # it is not reading anyway
 
     async def run(self, url: str) -> None:
         backoff = Backoff()
@@ -187,6 +197,8 @@ async def events(client: redis.asyncio.Redis, hub: Hub, camera: str | None, afte
                 yield RECONNECT
                 return
         while True:
+            if sub.closing and sub.queue.empty():
+                return
             if sub.overflowed and sub.queue.empty():  # fell behind and has been sent all it held
                 yield RECONNECT
                 return
@@ -195,9 +207,11 @@ async def events(client: redis.asyncio.Redis, hub: Hub, camera: str | None, afte
             except asyncio.TimeoutError:
                 yield b": keepalive\n\n"
                 continue
+            if first is None:  # closing: EventSource comes back by itself, with its last id, to the next gateway
+                return
             # All that waits goes out in one write: a client that keeps up drains its queue as fast
             # as the hub fills it, however bursty the stream.
-            batch = [first] + [sub.queue.get_nowait() for _ in range(sub.queue.qsize())]
+            batch = [e for e in [first] + [sub.queue.get_nowait() for _ in range(sub.queue.qsize())] if e is not None]
             if newest is not None:
                 batch = [e for e in batch if id_key(e["id"]) > newest]  # already replayed
                 newest = None if batch else newest

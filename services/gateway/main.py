@@ -36,6 +36,15 @@ def main(argv: Sequence[str], prog: str = "signstream gateway") -> int:
                             timeout_graceful_shutdown=2, lifespan="on")
     log.info("gateway on http://%s:%d (dashboard /, API spec /openapi.json, metrics /metrics)%s", settings.host, settings.port,
              "; every request needs the token" if token else "; loopback only, no token")
-    uvicorn.Server(config).run()
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig, frame) -> None:
+            # Live streams never end by themselves: end them first, so that uvicorn's wait for open
+            # connections is short and cancels nothing mid-write.
+            for hub in app.state.hubs.values():
+                hub.close_all()
+            super().handle_exit(sig, frame)
+
+    Server(config).run()
     log.info("gateway stopped")
     return EXIT_OK

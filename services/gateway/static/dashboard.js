@@ -44,7 +44,7 @@ function drawPoints(ctx, points, links, color, w, h) {
     ctx.beginPath(); ctx.moveTo(points[a][0] * w, points[a][1] * h); ctx.lineTo(points[b][0] * w, points[b][1] * h);
     ctx.stroke();
   }
-  for (const p of points) { ctx.beginPath(); ctx.arc(p[0] * w, p[1] * h, 2.5, 0, 2 * Math.PI); ctx.fill(); }
+  for (const p of points.filter(Boolean)) { ctx.beginPath(); ctx.arc(p[0] * w, p[1] * h, 2.5, 0, 2 * Math.PI); ctx.fill(); }
 }
 
 async function refreshFrame(camera) {

@@ -1,0 +1,86 @@
+"""The dashboard in real headless Chromium (Debian's chromium and chromium-driver, installed if
+missing), served by a real gateway over a real redis-server holding real camera frames: it loads
+with no console error, shows a tile per camera with its frame drawn, and a detection published
+to Redis appears on the page within a second. A screenshot is saved in test-artifacts/."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+
+from shared.health import beat
+from shared.messages import Detection, KeypointsMessage, ModelAnnouncement, now_ms
+from tests.conftest import REPO, SIGNERS, VIDEOS
+from tests.debian_packages import ensure
+from tests.frames import publish_frames, video_jpegs
+from tests.gateway_process import start_gateway
+from tests.waiting import wait_for
+
+pytestmark = pytest.mark.slow
+ARTIFACTS = REPO / "test-artifacts"
+CAMERAS = {"door": "kiri_hello.mp4", "desk": "bisig_thanks.mp4"}
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    ensure({"chromium": "chromium", "chromedriver": "chromium-driver"}, "not slow")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    yield driver
+    driver.quit()
+
+
+def populate(r, keys) -> None:
+    vectors = np.load(SIGNERS / "signer_00.npz")["X"][0]
+    for camera, video in CAMERAS.items():
+        publish_frames(r, keys, camera, video_jpegs(VIDEOS / video, 3))
+        r.hset(keys.cameras, camera, json.dumps({"source": f"/videos/{video}", "status": "running", "fps": 15,
+                                                 "frames_sent": 3, "last_seen_ms": now_ms() + 120_000}))
+        r.xadd(keys.keypoints(camera), KeypointsMessage.from_vector(
+            vector=vectors[5].astype(np.float32), camera=camera, seq=2, capture_ts_ms=now_ms(),
+            parts=("pose", "left_hand", "right_hand"), worker="kp-1", processing_ms=20.0).encode())
+    for service in ("keypoints", "classifier"):
+        beat(r, keys, service, f"{service}-1", ttl_s=300)
+    r.xadd(keys.models, ModelAnnouncement(version="v0001", path="/models/v0001", labels=["hello", "thanks"],
+                                          metrics={"accuracy": 0.95, "confusion": [[19, 1], [1, 19]]}).encode())
+
+
+def test_the_dashboard_shows_every_camera_and_a_new_detection_within_a_second(chromium, service_env, r, keys):
+    populate(r, keys)
+    gateway = start_gateway(service_env)
+    try:
+        chromium.get(gateway.url + "/")
+        tile = "return [...document.querySelectorAll('.tile')].map(t => [t.dataset.camera, Number(t.dataset.frames || 0)])"
+        assert wait_for(lambda: sorted(c for c, frames in chromium.execute_script(tile) if frames > 0) == sorted(CAMERAS),
+                        timeout_s=20), (chromium.execute_script(tile), chromium.get_log("browser"))
+        assert wait_for(lambda: chromium.execute_script(
+            "return document.getElementById('connection').textContent") == "live", timeout_s=10)
+
+        entry_id = r.xadd(keys.detections, Detection(camera="door", label="hello", confidence=0.97, ts_start=now_ms(),
+                                                     ts_end=now_ms(), model="v0001").encode()).decode()
+        published = time.monotonic()
+        shown = f"return document.querySelector('#detections li[data-id=\"{entry_id}\"]')?.textContent || ''"
+        assert wait_for(lambda: "hello" in chromium.execute_script(shown), timeout_s=5, every_s=0.02)
+        seconds = time.monotonic() - published
+        assert seconds < 1.0, f"the detection took {seconds:.2f} s to appear"
+
+        assert wait_for(lambda: "v0001" in chromium.find_element("id", "models").text, timeout_s=15)
+        assert "all up" in chromium.find_element("id", "health").text
+        ARTIFACTS.mkdir(exist_ok=True)
+        chromium.save_screenshot(str(ARTIFACTS / "dashboard.png"))
+        errors = [e for e in chromium.get_log("browser") if e["level"] == "SEVERE"]
+        assert not errors, errors
+        print(f"detection on the page {seconds * 1000:.0f} ms after it was published")
+    finally:
+        gateway.stop()
+    assert "Traceback" not in gateway.log()
