@@ -39,14 +39,12 @@ import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from common import REPO, SHARED, machine, start_redis, write_results
+from common import SHARED, Services, cpu_seconds, machine, start_redis, write_results
 
 import numpy as np  # noqa: E402
 import psutil  # noqa: E402
@@ -67,7 +65,6 @@ NAMESPACE = "bench:"
 GAP_FIELDS = ("gap", b"gap")  # a keypoints entry that says a frame was dropped (a tombstone), where workers write them
 DRAIN_S = 3.0  # after the run: frames captured in it finish or are dropped (workers drop frames older than 1 s)
 POLL_S = 1.0
-STOP_TIMEOUT_S = 10.0
 
 
 # --- the model ----------------------------------------------------------------------------------
@@ -90,64 +87,6 @@ def build_model(models_dir: Path) -> Path:
 
 
 # --- processes ------------------------------------------------------------------------------------
-
-
-class Services:
-    """The service processes of one configuration, each logging to its own file."""
-
-    def __init__(self, url: str, logdir: Path):
-        self.env = {**os.environ, "REDIS_URL": url, "SIGNSTREAM_NAMESPACE": NAMESPACE,
-                    "SIGNSTREAM_LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1"}
-        self.logdir = logdir
-        self.procs: dict[str, subprocess.Popen] = {}
-        self.roles: dict[str, str] = {}
-        self.exit_codes: dict[str, int | None] = {}
-
-    def start(self, name: str, role: str, *args: str) -> None:
-        log = open(self.logdir / f"{name}.log", "wb")
-        # A session of their own: the bench alone decides when they stop (one SIGTERM each).
-        self.procs[name] = subprocess.Popen([sys.executable, "-m", "services.cli", *args], cwd=REPO, env=self.env,
-                                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        log.close()
-        self.roles[name] = role
-
-    def check(self) -> None:
-        for name, proc in self.procs.items():
-            if proc.poll() is not None:
-                raise RuntimeError(f"{name} exited with code {proc.returncode} during the run:\n{self.tail(name)}")
-
-    def tail(self, name: str, lines: int = 15) -> str:
-        try:
-            text = (self.logdir / f"{name}.log").read_text(errors="replace").splitlines()
-        except OSError:
-            return ""
-        return "\n".join("    " + line for line in text[-lines:])
-
-    def stop(self) -> None:
-        """SIGTERM to all, then kill whatever still runs after STOP_TIMEOUT_S."""
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + STOP_TIMEOUT_S
-        for name, proc in self.procs.items():
-            try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                print(f"  {name} did not stop within {STOP_TIMEOUT_S:.0f} s: killed", flush=True)
-                proc.kill()
-                proc.wait()
-            self.exit_codes[name] = proc.returncode
-
-
-def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
-    out = {}
-    for name, pid in pids.items():
-        try:
-            t = psutil.Process(pid).cpu_times()
-            out[name] = t.user + t.system
-        except psutil.Error:
-            out[name] = float("nan")
-    return out
 
 
 # --- reading the streams ----------------------------------------------------------------------------
@@ -369,7 +308,7 @@ def run_configuration(n_cameras: int, n_workers: int, model_dir: Path, args, pol
     keys = Keys(NAMESPACE)
     logdir = Path(tempfile.mkdtemp(prefix="bench-latency-logs-"))
     server = start_redis()
-    services = Services(server.url, logdir)
+    services = Services(server.url, logdir, NAMESPACE)
     client = redis.Redis.from_url(server.url)
     result: dict = {"cameras": n_cameras, "workers": n_workers, "policy": policy, "clips": clips}
     failed = False
