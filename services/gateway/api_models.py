@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import dataclasses
+from typing import get_type_hints
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from shared import messages
 
 
 class Camera(BaseModel):
@@ -32,28 +37,25 @@ class Keypoints(BaseModel):
     right_hand: list[list[float]] = Field(description="21 points (x, y, z); empty when not found")
 
 
-class Prediction(BaseModel):
-    id: str = Field(description="its id on the `predictions` stream")
-    camera: str
-    seq: int
-    ts: int
-    label: str
-    confidence: float
-    probs: dict[str, float]
-    model: str
-    latency_ms: float
-    window_ms: int
-    frames: int
+def default_of(field: dataclasses.Field):
+    if field.default is not dataclasses.MISSING:
+        return field.default
+    if field.default_factory is not dataclasses.MISSING:
+        return Field(default_factory=field.default_factory)
+    return ...  # required
 
 
-class Detection(BaseModel):
-    id: str = Field(description="its id on the `detections` stream: resume a live stream from it")
-    camera: str
-    label: str
-    confidence: float
-    ts_start: int
-    ts_end: int
-    model: str
+def with_stream_id(message: type, what: str) -> type[BaseModel]:
+    """The API's view of a stream message: its fields as the shared message class defines them, and its id."""
+    hints = get_type_hints(message)
+    fields = {f.name: (hints[f.name], default_of(f)) for f in dataclasses.fields(message)}
+    return create_model(message.__name__, __doc__=message.__doc__,
+                        id=(str, Field(description=f"its id on the `{what}` stream: resume a live stream from it")),
+                        **fields)
+
+
+Prediction = with_stream_id(messages.Prediction, "predictions")
+Detection = with_stream_id(messages.Detection, "detections")
 
 
 class ModelVersion(BaseModel):
