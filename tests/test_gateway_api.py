@@ -53,6 +53,8 @@ def test_cameras_show_their_newest_frame_and_keypoints(gateway, r, keys):
         frame = http.get("/api/cameras/door/frame.jpg")
         assert frame.status_code == 200 and frame.headers["content-type"] == "image/jpeg"
         assert frame.content == jpegs[-1] and frame.headers["x-seq"] == "2"
+        r.xadd(keys.frames("door"), {"msg": b"not a frame"})  # a bad newest entry: the one before serves
+        assert http.get("/api/cameras/door/frame.jpg").content == jpegs[-1]
 
         points = http.get("/api/cameras/door/keypoints").json()
         assert points["seq"] == 2 and points["parts"] == ["pose", "right_hand"]

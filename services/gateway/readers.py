@@ -38,11 +38,12 @@ def camera(client: redis.Redis, keys: Keys, camera_id: str, stale_s: float) -> d
 
 def latest_frame(client: redis.Redis, keys: Keys, camera_id: str) -> FrameMessage | None:
     """The newest frame of the camera that decodes (a bad one is skipped: the one before will do)."""
-    for _, fields in client.xrevrange(keys.frames(camera_id), count=5):
-        try:
-            return FrameMessage.decode(fields)
-        except DecodeError:
-            continue
+    for count in (1, 5):  # frames are tens of KB: read one, and more only when the newest is bad
+        for _, fields in client.xrevrange(keys.frames(camera_id), count=count):
+            try:
+                return FrameMessage.decode(fields)
+            except DecodeError:
+                continue
     return None
 
 
