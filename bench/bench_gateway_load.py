@@ -128,7 +128,9 @@ def markdown(result: dict) -> list[str]:
         f"(median {int(np.median(received))}) of the {published} published while all were connected "
         f"(the window is a little longer than the measured phase). Connection errors: {load['error_count']}.",
         f"Gateway counters after the run: {json.dumps(result['gateway_counters'])} "
-        "(client_overflows: clients cut off for falling behind, i.e. the stalled ones).",
+        "(client_overflows: clients cut off for falling behind).",
+        f"Live clients one phase after they all left: "
+        f"{result['gateway_counters_at_end'].get('signstream_gateway_live_clients')}.",
     ]
     return lines
 
@@ -194,13 +196,14 @@ def main() -> None:
         print("measuring: after", flush=True)
         after = phase(client, keys, pids, args.seconds, cameras)
         print(after, flush=True)
+        at_end = gateway_counters(url)  # the clients left a phase ago: nothing of them should remain
         services.check()
     finally:
         services.stop()
         server.stop()
     result = {"cameras": cameras, "fps": args.fps, "seconds": args.seconds, "clients": args.clients,
               "phases": {"before": before, "during": during, "after": after}, "load": load_result,
-              "gateway_counters": counters}
+              "gateway_counters": counters, "gateway_counters_at_end": at_end}
     lines = markdown({"date": time.strftime("%Y-%m-%d"), "machine": machine(), **result})
     write_results("gateway_load", result, lines)
     print("\n".join(lines))

@@ -125,6 +125,9 @@ def test_a_client_that_stops_reading_is_cut_off_and_the_others_get_everything(ga
         assert http.get("/api/cameras").status_code == 200  # and the gateway still answers at once
     for sock in stalled:
         sock.close()
+    with gateway.client() as http:  # gone clients leave nothing behind in the gateway
+        assert wait_for(lambda: 'signstream_gateway_live_clients{stream="predictions"} 0.0' in http.get("/metrics").text,
+                        timeout_s=20), [line for line in http.get("/metrics").text.splitlines() if "live_clients" in line]
     print(f"{total} predictions to a reading client in {elapsed:.1f} s beside 3 stalled ones")
 
 
@@ -148,3 +151,17 @@ def test_a_long_replay_comes_in_parts_and_still_exactly_once(service_env, r, key
     finally:
         gw.stop()
     assert got == [f"n{i}" for i in range(120)] and parts == 3
+
+
+def test_clients_that_hang_up_without_falling_behind_are_forgotten(gateway, r, keys):
+    stalled = [stalled_client(gateway.url) for _ in range(3)]
+    with gateway.client() as http:
+        live = 'signstream_gateway_live_clients{stream="predictions"}'
+        assert wait_for(lambda: f"{live} 3.0" in http.get("/metrics").text, timeout_s=10)
+        for i in range(5):
+            r.xadd(keys.predictions, prediction(i).encode())
+        for sock in stalled:
+            sock.close()
+        assert wait_for(lambda: f"{live} 0.0" in http.get("/metrics").text, timeout_s=20), [
+            line for line in http.get("/metrics").text.splitlines() if "live_clients" in line]
+        assert overflows(http) == 0

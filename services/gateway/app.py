@@ -46,6 +46,18 @@ MAX_BODY = 64 * 1024
 PROBLEM = {"model": api.Problem}
 
 
+class EventStream(StreamingResponse):
+    """A live stream whose generator is closed when the response ends, however it ends. Starlette
+    abandons the generator when a write to a client that hung up fails; its cleanup (leaving the hub)
+    would then wait for the garbage collector, and gone clients would pile up."""
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self.body_iterator.aclose()
+
+
 def create_app(settings: GatewaySettings, token: str | None) -> FastAPI:
     keys = settings.keys
     client = connect(settings.redis_url)
@@ -176,7 +188,7 @@ def create_app(settings: GatewaySettings, token: str | None) -> FastAPI:
                              "`gap` when entries after the given id were trimmed"},
         503: PROBLEM})
     async def live(request: Request, stream: Literal["predictions", "detections"], camera: CameraFilter = None,
-                   last_id: StreamId = None) -> StreamingResponse:
+                   last_id: StreamId = None) -> EventStream:
         """Entries as they are published; with `last_id` (or the Last-Event-ID header that EventSource sends
         on reconnect) first every entry after it, so that a reconnecting client misses none and gets none twice."""
         # The header wins: EventSource sends it on reconnect, with the URL (and its last_id) unchanged.
@@ -189,7 +201,7 @@ def create_app(settings: GatewaySettings, token: str | None) -> FastAPI:
         hub = hubs[stream]
         if sum(len(h.subscribers) for h in hubs.values()) >= settings.max_clients:
             raise HTTPException(503, f"{settings.max_clients} live clients already: try again later")
-        return StreamingResponse(events(async_client, hub, camera, resume, settings.backfill_max),
+        return EventStream(events(async_client, hub, camera, resume, settings.backfill_max, request.is_disconnected),
                                  media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 

@@ -16,7 +16,8 @@ import asyncio
 import json
 import logging
 import re
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 
 import redis
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 STREAM_ID = re.compile(r"^\d{1,20}(-\d{1,20})?$")
 KEEPALIVE_S = 15.0
+DISCONNECT_CHECK_S = 1.0
 MESSAGES = {"predictions": Prediction, "detections": Detection}
 
 
@@ -177,12 +179,14 @@ def trimmed(oldest: str) -> bytes:
 
 
 async def events(client: redis.asyncio.Redis, hub: Hub, camera: str | None, after: str | None,
-                 backfill_max: int) -> AsyncIterator[bytes]:
-    """The SSE body for one client: the replay after `after`, then live entries until it leaves."""
+                 backfill_max: int, gone: Callable[[], Awaitable[bool]]) -> AsyncIterator[bytes]:
+    """The SSE body for one client: the replay after `after`, then live entries until it leaves
+    (`gone()` says whether it hung up)."""
     kind = hub.stream.removesuffix("s")
     sub = hub.subscribe(camera)  # before the replay: what arrives meanwhile waits in the queue
     try:
         yield b"retry: 1000\n\n"
+        last_write = time.monotonic()
         newest = None
         if after is not None:
             first = await client.xrange(hub.key, count=1)
@@ -203,10 +207,17 @@ async def events(client: redis.asyncio.Redis, hub: Hub, camera: str | None, afte
                 yield RECONNECT
                 return
             try:
-                first = await asyncio.wait_for(sub.queue.get(), KEEPALIVE_S)
+                first = await asyncio.wait_for(sub.queue.get(), DISCONNECT_CHECK_S)
             except asyncio.TimeoutError:
-                yield b": keepalive\n\n"
+                # A client that hung up is only noticed by a write or a look: look, so that a quiet
+                # stream does not keep gone clients subscribed.
+                if await gone():
+                    return
+                if time.monotonic() - last_write >= KEEPALIVE_S:
+                    last_write = time.monotonic()
+                    yield b": keepalive\n\n"
                 continue
+            last_write = time.monotonic()
             if first is None:  # closing: EventSource comes back by itself, with its last id, to the next gateway
                 return
             # All that waits goes out in one write: a client that keeps up drains its queue as fast
