@@ -23,11 +23,10 @@ from common import write_results
 
 import numpy as np  # noqa: E402
 
-from bench_videos import SIGN_NAMES, VIDEOS, clip_keypoints, windows_of  # noqa: E402
+from bench_videos import SIGN_NAMES, VIDEOS, clip_keypoints, smoothed_detections, windows_of  # noqa: E402
 from services.classifier.serving import load_serving_model  # noqa: E402
 from services.classifier.settings import ClassifierSettings  # noqa: E402
 from services.classifier.shipped import SHIPPED_MODEL, SHIPPED_VERSION  # noqa: E402
-from services.classifier.smoothing import Smoother  # noqa: E402
 from shared.model_store import UNKNOWN  # noqa: E402
 
 
@@ -41,12 +40,8 @@ def main() -> None:
         windows = windows_of(clip_keypoints(entry["file"]))[::defaults.stride]
         probs = np.concatenate([model.predict(w[None]) for w in windows])
         said = [labels[i] for i in probs.argmax(axis=1)]
-        smoother = Smoother(defaults.threshold, defaults.confirm_windows, background=(UNKNOWN,))
-        detections = []
-        for i, p in enumerate(probs):
-            confirmed = smoother.update("clip", labels[int(p.argmax())], float(p.max()), i, i)
-            if confirmed:
-                detections.append(confirmed.label)
+        detections = smoothed_detections(probs, labels, defaults.threshold, defaults.confirm_windows,
+                                         background=(UNKNOWN,))
         majority = Counter(said).most_common(1)[0][0]
         rows.append({"clip": entry["file"], "sign": sign or f"{entry['sign']} (not trained)", "known": sign is not None,
                      "windows": len(said), "windows_right": sum(s == sign for s in said) if sign else None,

@@ -33,9 +33,8 @@ from common import SHARED, write_results
 
 import numpy as np  # noqa: E402
 
-from bench_videos import VIDEOS, clip_keypoints, windows_of  # noqa: E402
+from bench_videos import VIDEOS, clip_keypoints, smoothed_detections, windows_of  # noqa: E402
 from services.classifier.runner import fast_runner  # noqa: E402
-from services.classifier.smoothing import Smoother  # noqa: E402
 from services.trainer.data import add_unknown, load_data, read_data  # noqa: E402
 from services.trainer.generalisation import signer_folds  # noqa: E402
 from services.trainer.training import TrainOptions, fit  # noqa: E402
@@ -95,14 +94,7 @@ def clip_detections(runner, labels: list[str]) -> dict[str, list[str]]:
     for entry in json.loads((VIDEOS / "manifest.json").read_text()):
         windows = windows_of(clip_keypoints(entry["file"]))[::3]  # the classifier's stride
         probs = probabilities(runner, labels, windows)
-        smoother = Smoother(0.7, 5, background=(UNKNOWN,))
-        names = [*SIGNS, UNKNOWN]
-        found = []
-        for i, p in enumerate(probs):
-            confirmed = smoother.update("clip", names[int(p.argmax())], float(p.max()), i, i)
-            if confirmed:
-                found.append(confirmed.label)
-        out[entry["file"]] = found
+        out[entry["file"]] = smoothed_detections(probs, [*SIGNS, UNKNOWN], 0.7, 5, background=(UNKNOWN,))
     return out
 
 

@@ -76,6 +76,20 @@ def windows_of(vectors: np.ndarray) -> np.ndarray:
     return np.stack([vectors[s:s + WINDOW] for s in starts])
 
 
+def smoothed_detections(probs: np.ndarray, labels: list[str], threshold: float, confirm_windows: int,
+                        background: tuple[str, ...] = ()) -> list[str]:
+    """The detections the classifier's smoothing makes over a clip's windows, in order (one camera)."""
+    from services.classifier.smoothing import Smoother
+
+    smoother = Smoother(threshold, confirm_windows, background=background)
+    found = []
+    for i, p in enumerate(probs):
+        confirmed = smoother.update("clip", labels[int(p.argmax())], float(p.max()), i, i)
+        if confirmed:
+            found.append(confirmed.label)
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="0,1")

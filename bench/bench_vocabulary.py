@@ -26,9 +26,8 @@ from common import SHARED, write_results
 import numpy as np  # noqa: E402
 
 from bench_unknown import fold_of_others  # noqa: E402
-from bench_videos import VIDEOS, clip_keypoints, windows_of  # noqa: E402
+from bench_videos import VIDEOS, clip_keypoints, smoothed_detections, windows_of  # noqa: E402
 from services.classifier.runner import fast_runner  # noqa: E402
-from services.classifier.smoothing import Smoother  # noqa: E402
 from services.trainer.data import Dataset, load_data, read_data  # noqa: E402
 from services.trainer.generalisation import signer_folds  # noqa: E402
 from services.trainer.training import TrainOptions, fit  # noqa: E402
@@ -53,13 +52,7 @@ def clip_detections(runner, labels: list[str]) -> dict[str, list[str]]:
     out = {}
     for entry in json.loads((VIDEOS / "manifest.json").read_text()):
         probs = np.concatenate([runner(w[None]) for w in windows_of(clip_keypoints(entry["file"]))[::3]])
-        smoother = Smoother(0.7, 5)
-        found = []
-        for i, p in enumerate(probs):
-            confirmed = smoother.update("clip", labels[int(p.argmax())], float(p.max()), i, i)
-            if confirmed:
-                found.append(confirmed.label)
-        out[entry["file"]] = found
+        out[entry["file"]] = smoothed_detections(probs, labels, 0.7, 5)
     return out
 
 

@@ -25,11 +25,11 @@ from pydantic import AfterValidator
 from services.gateway import api_models as api
 from services.gateway import readers
 from services.gateway.auth import COOKIE, LOGIN_PAGE, TokenMiddleware, token_matches
-from services.gateway.live import MESSAGES, Hub, check_stream_id, events
-from services.gateway.metrics import SERVICES, PipelineCollector
+from services.gateway.live import MESSAGES, STREAM_ID, Hub, check_stream_id, events
+from services.gateway.metrics import PipelineCollector
 from services.gateway.settings import GatewaySettings
 from shared.errors import DecodeError
-from shared.health import HEARTBEAT_TTL_S, beat, clear
+from shared.health import HEARTBEAT_TTL_S, SERVICES, assess, beat, clear
 from shared.keys import CAMERA_ID
 from shared.logs import default_worker_id
 from shared.messages import TrainRequest
@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 CameraId = Annotated[str, Path(pattern=CAMERA_ID.pattern, description="a camera id (1-64 of A-Z a-z 0-9 _ . -)")]
 CameraFilter = Annotated[str | None, Query(pattern=CAMERA_ID.pattern, description="only this camera")]
-StreamId = Annotated[str | None, Query(pattern=r"^\d{1,20}(-\d{1,20})?$", max_length=41,
+StreamId = Annotated[str | None, Query(pattern=STREAM_ID.pattern, max_length=41,
                                        description="a stream id like 1732612345678-0"),
                      AfterValidator(lambda v: v if v is None else check_stream_id(v))]
 MAX_BODY = 64 * 1024
@@ -208,7 +208,7 @@ def create_app(settings: GatewaySettings, token: str | None) -> FastAPI:
     @app.get("/api/health", response_model=api.Health, responses={503: {"model": api.Health}}, tags=["health"])
     def health() -> JSONResponse:
         """One item per camera and worker; 503 when any is down, so a probe can use the status alone."""
-        items = readers.health(client, keys, settings.stale_s)
+        items = assess(client, keys, settings.stale_s)
         ok = all(item.up for item in items)
         body = {"ok": ok, "items": [{"kind": i.kind, "name": i.name, "up": i.up, "state": i.state} for i in items]}
         return JSONResponse(body, status_code=200 if ok else 503)

@@ -17,7 +17,6 @@ from prometheus_client.registry import Collector
 from services.gateway.live import Hub
 
 NAME = re.compile(r"[^a-zA-Z0-9_]")
-SERVICES = ("keypoints", "classifier", "trainer")
 HISTOGRAM_HELP = {
     "processing": "time a worker spends on one frame (keypoints) or one window (classifier)",
     "latency": "capture of a window's newest frame to its prediction",

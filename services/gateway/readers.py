@@ -9,9 +9,10 @@ from dataclasses import asdict
 import numpy as np
 import redis
 
-from shared.codec import FACE, VECTOR_SIZE
+from services.gateway.live import id_key
+from shared.codec import FACE
 from shared.errors import DecodeError
-from shared.health import HealthItem, assess
+from shared.health import assess
 from shared.keys import Keys
 from shared.messages import FrameMessage, KeypointsMessage, ModelAnnouncement, TrainResult, decode_keypoints_entry
 
@@ -60,8 +61,7 @@ def latest_keypoints(client: redis.Redis, keys: Keys, camera_id: str) -> dict | 
 
 
 def keypoints_view(message: KeypointsMessage) -> dict:
-    vector = message.vector
-    assert vector.shape == (VECTOR_SIZE,)
+    vector = message.vector  # 1662 floats: the message checked its length
     pose = vector[:POSE_POINTS * 4].reshape(POSE_POINTS, 4)
     hands = vector[FACE.stop:].reshape(2, 21, 3)
 
@@ -107,7 +107,7 @@ def serving(client: redis.Redis, keys: Keys) -> dict[str, dict]:
 def recent(client: redis.Redis, key: str, message_class, count: int, camera: str | None, before: str | None) -> list[dict]:
     """The newest entries of a flat stream (optionally one camera's, optionally before an id), newest first."""
     out: list[dict] = []
-    if before is not None and max(int(part) for part in before.split("-")) == 0:
+    if before is not None and id_key(before) == (0, 0):
         return out  # nothing comes before the first possible id
     top = f"({before}" if before else "+"
     while len(out) < count:
@@ -136,10 +136,6 @@ def train_result(client: redis.Redis, keys: Keys, request_id: str, scan: int = 1
         if result.request_id == request_id:
             return {"id": text(entry_id), **asdict(result)}
     return None
-
-
-def health(client: redis.Redis, keys: Keys, stale_s: float) -> list[HealthItem]:
-    return assess(client, keys, stale_s)
 
 
 def stats(client: redis.Redis, keys: Keys, services: tuple[str, ...]) -> dict[str, dict[str, dict]]:
