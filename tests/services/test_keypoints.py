@@ -113,15 +113,29 @@ def test_two_workers_share_one_camera_with_no_frame_done_twice_and_none_lost(r, 
     assert all("stopped ◆" in proc.stderr.read() for proc in procs)
 
 
+def frozen_holding_a_frame(proc: subprocess.Popen, r, stream: str) -> bool:
+    """Freeze the worker; True if it holds an unacknowledged frame, else let it run on and say False.
+
+    A worker reading one frame at a time holds none between its ack and its next read, so it is
+    frozen before it is looked at, and killed only while it holds one."""
+    proc.send_signal(signal.SIGSTOP)
+    if r.xpending(stream, "keypoints")["pending"] >= 1:
+        return True
+    proc.send_signal(signal.SIGCONT)
+    return False
+
+
 @pytest.mark.slow
 def test_frames_pending_in_a_killed_worker_are_claimed_by_another(r, keys, service_env):
-    jpegs = video_jpegs(VIDEOS / "bisig_hello.mp4", count=20)
+    # Enough frames that the doomed worker cannot finish them all before it is killed.
+    jpegs = video_jpegs(VIDEOS / "bisig_hello.mp4", count=20) * 4
     publish_frames(r, keys, "bisig", jpegs)
     doomed = subprocess.Popen(signstream_cmd("keypoints", "--max-age", "600", "--no-drop-behind", "--worker-id", "doomed",
                                              "--refresh-cameras-s", "0.2"), env=service_env,
                               stderr=subprocess.DEVNULL)
     try:
         assert wait_for(lambda: r.xlen(keys.keypoints("bisig")) >= 3)
+        assert wait_for(lambda: frozen_holding_a_frame(doomed, r, keys.frames("bisig")), timeout_s=10)
         doomed.send_signal(signal.SIGKILL)
         doomed.wait(10)
         pending = r.xpending(keys.frames("bisig"), "keypoints")
