@@ -34,11 +34,11 @@ from common import SHARED, write_results
 import numpy as np  # noqa: E402
 
 from bench_videos import VIDEOS, clip_keypoints, smoothed_detections, windows_of  # noqa: E402
+from streams import StreamScore, judge, person_stream, stream_probabilities  # noqa: E402
 from services.classifier.runner import fast_runner  # noqa: E402
-from services.trainer.data import add_unknown, load_data, read_data  # noqa: E402
+from services.trainer.data import add_unknown, load_data, read_data, without_hands  # noqa: E402
 from services.trainer.generalisation import signer_folds  # noqa: E402
 from services.trainer.training import TrainOptions, fit  # noqa: E402
-from shared.codec import FACE  # noqa: E402
 from shared.model_store import UNKNOWN  # noqa: E402
 
 DATASETS = SHARED / "datasets"
@@ -68,17 +68,29 @@ def fold_of_others(folds: list[list[str]]) -> dict[str, int]:
     return out
 
 
-def without_hands(X: np.ndarray) -> np.ndarray:
-    X = X.copy()
-    X[..., FACE.stop:] = 0.0
-    return X
+def fold_streams(test_signs, others, in_test: np.ndarray, held_out: np.ndarray, seed: int) -> list:
+    """One stream per person of the test fold: their signs, their other signs (held-out ones
+    apart), idle stretches; people of other_signs with no sign recordings get a stream of their own."""
+    same = other_signers()
+    rng = np.random.default_rng(seed)
+    people: dict[str, tuple[list, list]] = {}
+    for x, label, group in zip(test_signs.X, test_signs.y, test_signs.groups):
+        people.setdefault(str(group), ([], []))[0].append((str(label), x))
+    for x, label, group, out in zip(others.X[in_test], others.y[in_test], others.groups[in_test], held_out[in_test]):
+        person = same.get(str(group)) if same.get(str(group)) in people else str(group)
+        people.setdefault(person, ([], []))[1].append(("held_out_signs" if out else "other_signs", x))
+    return [person_stream(signs, non_signs, rng) for _, (signs, non_signs) in sorted(people.items())]
 
 
 def probabilities(runner, labels: list[str], X: np.ndarray) -> np.ndarray:
     """Probabilities over SIGNS (+ UNKNOWN where the model has it), in that order, as served (TFLite)."""
     probs = np.concatenate([runner(X[i:i + 256]) for i in range(0, len(X), 256)]) if len(X) else np.zeros((0, len(labels)))
-    order = [labels.index(s) for s in SIGNS] + ([labels.index(UNKNOWN)] if UNKNOWN in labels else [])
-    return probs[:, order]
+    return in_sign_order(probs, labels)
+
+
+def in_sign_order(probs: np.ndarray, labels: list[str]) -> np.ndarray:
+    """The columns of SIGNS, then UNKNOWN where the model has it."""
+    return probs[:, [labels.index(s) for s in SIGNS] + ([labels.index(UNKNOWN)] if UNKNOWN in labels else [])]
 
 
 def reported(probs: np.ndarray, threshold: float) -> np.ndarray:
@@ -115,6 +127,8 @@ def main() -> None:
     clips: dict[str, dict[str, list]] = {c: {} for c in configs}  # clip -> detections of each fold's model
     scores: dict[str, dict[str, list]] = {c: {"signs": [], "held_out_signs": [], "other_signs": [], "no_hands": []}
                                           for c in configs}
+    stream_scores = {c: {t: StreamScore() for t in THRESHOLDS} for c in configs}
+    stream_minutes = 0.0
     started = time.time()
     for k, test in enumerate(folds):
         is_test = np.isin(signs.groups, test)
@@ -123,6 +137,8 @@ def main() -> None:
         none_sets = {"held_out_signs": others.X[(in_fold == k) & held_out],
                      "other_signs": others.X[(in_fold == k) & ~held_out],
                      "no_hands": without_hands(test_signs.X)}
+        streams = fold_streams(test_signs, others, in_fold == k, held_out, args.seed + k)
+        stream_minutes += sum(len(st.frames) for st in streams) / 15 / 60
         for config in configs:
             data = add_unknown(train, trained_others, idle=True, seed=args.seed) if config == "with unknown" else train
             options = TrainOptions(epochs=args.epochs, patience=5, seed=args.seed)
@@ -132,6 +148,11 @@ def main() -> None:
             scores[config]["signs"].append((probabilities(runner, labels, test_signs.X), truth))
             for name, X in none_sets.items():
                 scores[config][name].append(probabilities(runner, labels, X))
+            for stream in streams:
+                probs = in_sign_order(stream_probabilities(runner, stream.frames), labels)
+                for threshold in THRESHOLDS:
+                    stream_scores[config][threshold].add(judge(stream, probs, [*SIGNS, UNKNOWN], threshold, 5,
+                                                               background=(UNKNOWN,)))
             for clip, found in clip_detections(runner, labels).items():
                 clips[config].setdefault(clip, []).append(found)
             print(f"fold {k + 1}/{len(folds)} {config}: {len(data.y)} training windows, {time.time() - started:.0f} s",
@@ -171,6 +192,23 @@ def main() -> None:
             md.append(f"| {threshold} | {row['missed']:.3f} | {row['wrong']:.3f} | {row['false_held_out_signs']:.3f} "
                       f"| {row['false_other_signs']:.3f} | {row['false_no_hands']:.3f} | {row['false_per_minute']} |")
         md.append("")
+    streams_table = {c: {str(t): score.summary() for t, score in per.items()} for c, per in stream_scores.items()}
+    md += ["## Detections on continuous streams", "",
+           f"Each test person's recordings played back to back as one camera stream ({stream_minutes:.0f} minutes in all, "
+           "at 15 fps): their signs, their other signs, and hands-out-of-view stretches, shuffled; windows every 3rd "
+           "frame through the classifier's smoothing (5 windows in a row at or above the threshold; `bench/streams.py` "
+           "says how a detection is judged). **Missed**: share of sign occurrences with no right detection. "
+           "**False / min**: detections per minute of material that holds none of the three signs.", "",
+           "| model | threshold | missed signs | wrong detections per sign | false / min: held-out signs "
+           "| other signs | no hands | all non-sign material |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for config in configs:
+        for threshold, row in streams_table[config].items():
+            per = row["false_per_minute"]
+            md.append(f"| {config} | {threshold} | {row['missed']:.3f} | {row['wrong_per_sign']:.3f} "
+                      f"| {per.get('held_out_signs', 0):.2f} | {per.get('other_signs', 0):.2f} "
+                      f"| {per.get('no_hands', 0):.2f} | {row['false_per_minute_all']:.2f} |")
+    md += ["", f"Sign occurrences: {streams_table[configs[0]][str(THRESHOLDS[0])]['occurrences']}; "
+           f"non-sign material: {streams_table[configs[0]][str(THRESHOLDS[0])]['non_sign_minutes']} minutes.", ""]
     md += ["## Clips through the live frame path (detections in one pass, each fold's model)", "",
            "| clip | sign | " + " | ".join(configs) + " |", "| --- | --- | " + " | ".join("---" for _ in configs) + " |"]
     manifest = {e["file"]: e["sign"] for e in json.loads((VIDEOS / "manifest.json").read_text())}
@@ -184,7 +222,7 @@ def main() -> None:
     write_results("unknown", {"folds": folds, "held_out": HELD_OUT, "epochs": args.epochs, "seed": args.seed,
                               "counts": counts, "table": {c: {str(t): r for t, r in rows.items()}
                                                           for c, rows in table.items()},
-                              "clips": clips}, md)
+                              "streams": streams_table, "clips": clips}, md)
     print("\n".join(md))
 
 

@@ -11,15 +11,16 @@ import threading
 log = logging.getLogger(__name__)
 
 
-def install_stop_signals(stop: threading.Event) -> None:
-    """Make SIGTERM and SIGINT set `stop`; a second signal ends the process immediately."""
+def install_stop_signals(stop: threading.Event, finishing: str = "the message in hand") -> None:
+    """Make SIGTERM and SIGINT set `stop`; a second signal ends the process immediately.
+    `finishing` names what is finished before exiting, for the log line."""
 
     def on_signal(signum: int, _frame: object) -> None:
         name = signal.Signals(signum).name
         if stop.is_set():
             log.warning("second %s: exiting now without finishing", name)
             os._exit(128 + signum)
-        log.info("%s received: finishing the message in hand, then exiting (send again to exit now)", name)
+        log.info("%s received: finishing %s, then exiting (send again to exit now)", name, finishing)
         stop.set()
 
     signal.signal(signal.SIGTERM, on_signal)

@@ -21,7 +21,7 @@ def main(argv: Sequence[str], prog: str = "signstream gateway") -> int:
     token = settings.resolved_token()  # before anything listens: an open port without one is refused
     setup_logging(settings.log_level, default_worker_id("gateway"))
     stop = threading.Event()
-    install_stop_signals(stop)
+    install_stop_signals(stop, "the shutdown")
     if not check_connection(connect(settings.redis_url), settings.redis_url, stop=stop, what="starting the gateway"):
         return EXIT_OK
 

@@ -200,6 +200,19 @@ def with_unknown(data: Dataset, unknown: list[Path], idle: bool = True, seed: in
     return add_unknown(data, read_data(unknown), idle, seed) if unknown else data
 
 
+def as_unknown(others: Dataset, known: list[str]) -> Dataset:
+    """`others` labelled `unknown`, except recordings of a sign in `known`, which keep their label."""
+    return Dataset(others.X, np.where(np.isin(others.y, known), others.y, UNKNOWN), others.groups, others.sources,
+                   others.face)
+
+
+def without_hands(X: np.ndarray) -> np.ndarray:
+    """Windows as MediaPipe reports them when it finds neither hand."""
+    X = X.copy()
+    X[..., FACE.stop:] = 0.0
+    return X
+
+
 def add_unknown(data: Dataset, others: Dataset, idle: bool = True, seed: int = 0) -> Dataset:
     """`data` plus examples of `unknown`: `others` (recordings of other signs) and, with `idle`,
     windows of no hands (recorded windows with both hands removed, a tenth as many as `data`).
@@ -210,14 +223,10 @@ def add_unknown(data: Dataset, others: Dataset, idle: bool = True, seed: int = 0
     if UNKNOWN in known:
         raise DataError(f"the training data already has a label {UNKNOWN!r}; name those recordings otherwise "
                         f"or pass them with --unknown")
-    others = Dataset(others.X, np.where(np.isin(others.y, known), others.y, UNKNOWN), others.groups, others.sources,
-                     others.face)
-    parts = [data, others]
+    parts = [data, as_unknown(others, known)]
     if idle:
         rng = np.random.default_rng(seed)
         pick = np.sort(rng.choice(len(data.y), size=max(1, len(data.y) // 10), replace=False))
-        X = data.X[pick].copy()
-        X[..., FACE.stop:] = 0.0  # both hands, as MediaPipe reports hands it did not find
-        parts.append(Dataset(X, np.full(len(pick), UNKNOWN), data.groups[pick], ["idle: recorded windows without hands"],
-                             data.has_face[pick]))
+        parts.append(Dataset(without_hands(data.X[pick]), np.full(len(pick), UNKNOWN), data.groups[pick],
+                             ["idle: recorded windows without hands"], data.has_face[pick]))
     return Dataset.concat(parts)

@@ -30,6 +30,10 @@ def training_data(settings: TrainerSettings, paths: list[Path]) -> Dataset:
     use of the face before any training starts."""
     data = with_unknown(load_data(paths, settings.actions or None), settings.unknown, settings.idle, settings.seed)
     refuse_faceless(data, settings.model_choices()["face"])
+    if not settings.unknown:
+        log.warning("no --unknown recordings: this model will name one of %s for every window, signing or not; "
+                    "pass --unknown with recordings of other signs (../shared/datasets/other_signs, or your own) "
+                    "so that it says `unknown` instead", ", ".join(data.labels))
     return data
 
 

@@ -114,14 +114,15 @@ def run(settings: UpSettings, url: str, supervisor: Supervisor, stop: threading.
         supervisor.start(f"keypoints[{i}]", "keypoints")
     supervisor.start("classifier", "classifier", "--models-dir", str(settings.models_dir),
                      "--stride", str(settings.stride))
-    supervisor.start("trainer", "trainer", "--models-dir", str(settings.models_dir))
+    unknown = [arg for path in settings.unknown_data for arg in ("--unknown", str(path.resolve()))]
+    supervisor.start("trainer", "trainer", "--models-dir", str(settings.models_dir), *unknown)
     dashboard = start_gateway(settings, supervisor)
     if settings.bootstrap_data is not None and ModelStore(settings.models_dir).current() is None:
         log.info("no model in %s yet: training one on %s (%d epochs); the classifier starts serving it when done",
                  settings.models_dir, settings.bootstrap_data, settings.bootstrap_epochs)
         supervisor.start("first training", "train", "--data", str(settings.bootstrap_data), "--models-dir",
                          str(settings.models_dir), "--epochs", str(settings.bootstrap_epochs),
-                         "--min-accuracy", "0.6").restart_on_failure = False
+                         "--min-accuracy", "0.6", *unknown).restart_on_failure = False
 
     console = Console(connect(url), settings.keys)
     print(f"signstream is up: {len(settings.camera)} camera(s), {settings.keypoint_workers} keypoint worker(s)"

@@ -30,6 +30,9 @@ class UpSettings(CommonSettings):
     bootstrap_data: Path | None = Field(
         None, description="where no model exists yet, train one on this data first (MP_DATA folder or signer files)")
     bootstrap_epochs: int = Field(40, ge=1, description="epochs of that first training")
+    unknown_data: list[Path] = Field(default_factory=list,
+                                     description="recordings of other signs that every training here learns as "
+                                                 "`unknown` (e.g. ../shared/datasets/other_signs); repeat for more")
     gateway_port: int = Field(8080, ge=0, le=65535,
                               description="port of the dashboard and HTTP API, on 127.0.0.1 only; 0: no gateway")
     data_dir: Path = Field(Path(".signstream"), description="where the embedded Redis keeps its data")

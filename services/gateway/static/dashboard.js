@@ -75,7 +75,9 @@ async function refreshFrame(camera) {
 function showPrediction(p) {
   const tile = tileFor(p.camera);
   tile.bars.replaceChildren(...Object.entries(p.probs).sort((a, b) => b[1] - a[1]).slice(0, 3).map(([label, v]) =>
-    el("div", {class: "bar"}, el("span", {}, label), el("span", {class: "fill", style: `width:${Math.round(v * 150)}px`}),
+    // `unknown` is the model saying no trained sign is made: shown, but not as a sign.
+    el("div", {class: label === "unknown" ? "bar none" : "bar"}, el("span", {}, label === "unknown" ? "no sign" : label),
+       el("span", {class: "fill", style: `width:${Math.round(v * 150)}px`}),
        el("span", {}, `${Math.round(v * 100)}%`))));
   tile.prediction = p;
 }
