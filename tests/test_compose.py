@@ -184,13 +184,15 @@ def test_the_gateway_shows_both_cameras_to_the_host_with_the_token_only(deployme
 def test_a_training_request_is_served_without_restarting_a_container(deployment):
     before = {c: deployment.inspect(c)["State"]["StartedAt"] for c in deployment.all_containers()}
     deployment.redis.xadd("train:requests", {"data": json.dumps(["/data/signers"]), "request_id": "compose-test",
-                                             "options": json.dumps({"epochs": 5, "min_accuracy": 0.3})})
+                                             "options": json.dumps({"epochs": 3, "min_accuracy": 0.3})})
 
     def result() -> dict | None:
         return next((f for _, f in deployment.redis.xrange("train:results") if f["request_id"] == "compose-test"), None)
 
-    assert wait_for(lambda: result() is not None, WAIT_S, 1.0), deployment.logs()
+    # The trainer adds /data/other_signs as `unknown` to every request by default: twice the data.
+    assert wait_for(lambda: result() is not None, 2 * WAIT_S, 1.0), deployment.logs()
     assert result()["status"] == "done" and result()["promoted"] == "1", result()
+    assert any("unknown" in json.dumps(fields) for _, fields in deployment.redis.xrange("models"))
     version = result()["version"]
     assert version == "v0001"
     assert wait_for(lambda: deployment.predicting(model=version), 60, 0.5), deployment.latest()

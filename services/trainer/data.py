@@ -200,6 +200,11 @@ def with_unknown(data: Dataset, unknown: list[Path], idle: bool = True, seed: in
     return add_unknown(data, read_data(unknown), idle, seed) if unknown else data
 
 
+# At most this many `unknown` examples per example of the most recorded sign: a few dozen recordings
+# of one's own signs beside thousands of other signs would teach a model to say `unknown` to all.
+UNKNOWN_PER_SIGN = 3
+
+
 def as_unknown(others: Dataset, known: list[str]) -> Dataset:
     """`others` labelled `unknown`, except recordings of a sign in `known`, which keep their label."""
     return Dataset(others.X, np.where(np.isin(others.y, known), others.y, UNKNOWN), others.groups, others.sources,
@@ -217,13 +222,20 @@ def add_unknown(data: Dataset, others: Dataset, idle: bool = True, seed: int = 0
     """`data` plus examples of `unknown`: `others` (recordings of other signs) and, with `idle`,
     windows of no hands (recorded windows with both hands removed, a tenth as many as `data`).
 
-    A sequence in `others` of a sign `data` trains keeps its label: it is more of that sign.
+    A sequence in `others` of a sign `data` trains keeps its label: it is more of that sign. Other
+    signs beyond UNKNOWN_PER_SIGN times the most recorded sign are left out, picked by `seed`.
     """
     known = data.labels
     if UNKNOWN in known:
         raise DataError(f"the training data already has a label {UNKNOWN!r}; name those recordings otherwise "
                         f"or pass them with --unknown")
-    parts = [data, as_unknown(others, known)]
+    others = as_unknown(others, known)
+    cap = UNKNOWN_PER_SIGN * max(data.counts().values())
+    is_unknown = others.y == UNKNOWN
+    if is_unknown.sum() > cap:
+        keep = np.random.default_rng([seed, 1]).choice(np.flatnonzero(is_unknown), size=cap, replace=False)
+        others = others.subset(~is_unknown | np.isin(np.arange(len(others.y)), keep))
+    parts = [data, others]
     if idle:
         rng = np.random.default_rng(seed)
         pick = np.sort(rng.choice(len(data.y), size=max(1, len(data.y) // 10), replace=False))

@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from services.trainer.data import (export_mp_data, load_data, load_mp_data, load_signer_file, refuse_faceless,
-                                  with_unknown)
+from services.trainer.data import (UNKNOWN_PER_SIGN, add_unknown, export_mp_data, load_data, load_mp_data,
+                                  load_signer_file, read_data, refuse_faceless, with_unknown)
 from shared.errors import DataError
 from shared.model_store import UNKNOWN
 from tests.conftest import MORE_SIGNERS, OTHER_SIGNS, SIGNERS
@@ -124,6 +124,16 @@ def test_other_signs_become_unknown_beside_windows_without_hands():
     idle = pooled.X[n + n_other:]
     assert not idle[:, :, 1536:].any() and idle[:, :, :132].any(), "idle windows keep the pose, lose both hands"
     assert with_unknown(data, [], idle=True) is data
+
+
+def test_other_signs_are_capped_so_that_a_few_own_recordings_are_not_drowned():
+    data = load_data([SIGNERS / "signer_00.npz"])
+    data = data.subset(np.arange(len(data.y)) % 3 == 0)  # a few dozen own recordings
+    others = read_data([OTHER_SIGNS])
+    pooled = add_unknown(data, others, idle=False, seed=4)
+    assert pooled.counts()[UNKNOWN] == UNKNOWN_PER_SIGN * max(data.counts().values())
+    again = add_unknown(data, others, idle=False, seed=4)
+    assert (pooled.X == again.X).all(), "the same seed picks the same other signs"
 
 
 def test_unknown_recordings_of_a_trained_sign_keep_its_label_and_unknown_is_reserved(tmp_path):
