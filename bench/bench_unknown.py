@@ -34,7 +34,7 @@ from common import SHARED, write_results
 import numpy as np  # noqa: E402
 
 from bench_videos import VIDEOS, clip_keypoints, smoothed_detections, windows_of  # noqa: E402
-from streams import StreamScore, judge, person_stream, stream_probabilities  # noqa: E402
+from streams import FPS, STRIDE, StreamScore, judge, person_stream, stream_probabilities  # noqa: E402
 from services.classifier.runner import fast_runner  # noqa: E402
 from services.trainer.data import add_unknown, load_data, read_data, without_hands  # noqa: E402
 from services.trainer.generalisation import signer_folds  # noqa: E402
@@ -45,7 +45,7 @@ DATASETS = SHARED / "datasets"
 HELD_OUT = ("please", "welcome")
 SIGNS = ("hello", "iloveyou", "thanks")
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
-WINDOWS_PER_MINUTE = 15 * 60 / 3
+WINDOWS_PER_MINUTE = FPS * 60 / STRIDE
 CLIP_SIGNS = {"hello": "hello", "thanks": "thanks", "thankyou": "thanks", "iloveyou": "iloveyou",
               "i_love_you": "iloveyou"}
 
@@ -138,7 +138,7 @@ def main() -> None:
                      "other_signs": others.X[(in_fold == k) & ~held_out],
                      "no_hands": without_hands(test_signs.X)}
         streams = fold_streams(test_signs, others, in_fold == k, held_out, args.seed + k)
-        stream_minutes += sum(len(st.frames) for st in streams) / 15 / 60
+        stream_minutes += sum(len(st.frames) for st in streams) / FPS / 60
         for config in configs:
             data = add_unknown(train, trained_others, idle=True, seed=args.seed) if config == "with unknown" else train
             options = TrainOptions(epochs=args.epochs, patience=5, seed=args.seed)
