@@ -68,17 +68,17 @@ def fold_of_others(folds: list[list[str]]) -> dict[str, int]:
     return out
 
 
-def fold_streams(test_signs, others, in_test: np.ndarray, held_out: np.ndarray, seed: int) -> list:
-    """One stream per person of the test fold: their signs, their other signs (held-out ones
-    apart), idle stretches; people of other_signs with no sign recordings get a stream of their own."""
+def fold_streams(test_signs, others, in_test: np.ndarray, kinds: np.ndarray, seed: int) -> list:
+    """One stream per person of the test fold: their signs, their other signs (each of the kind
+    `kinds` names), idle stretches; people of other_signs with no sign recordings get a stream of their own."""
     same = other_signers()
     rng = np.random.default_rng(seed)
     people: dict[str, tuple[list, list]] = {}
     for x, label, group in zip(test_signs.X, test_signs.y, test_signs.groups):
         people.setdefault(str(group), ([], []))[0].append((str(label), x))
-    for x, label, group, out in zip(others.X[in_test], others.y[in_test], others.groups[in_test], held_out[in_test]):
+    for x, group, kind in zip(others.X[in_test], others.groups[in_test], kinds[in_test]):
         person = same.get(str(group)) if same.get(str(group)) in people else str(group)
-        people.setdefault(person, ([], []))[1].append(("held_out_signs" if out else "other_signs", x))
+        people.setdefault(person, ([], []))[1].append((str(kind), x))
     return [person_stream(signs, non_signs, rng) for _, (signs, non_signs) in sorted(people.items())]
 
 
@@ -100,14 +100,16 @@ def reported(probs: np.ndarray, threshold: float) -> np.ndarray:
     return np.where((top < len(SIGNS)) & (conf >= threshold), top, -1)
 
 
+def clip_probabilities(runner, labels: list[str]) -> dict[str, np.ndarray]:
+    """Per clip, the probabilities (in sign order) of the windows the classifier takes over one pass of it."""
+    return {entry["file"]: probabilities(runner, labels, windows_of(clip_keypoints(entry["file"]))[::STRIDE])
+            for entry in json.loads((VIDEOS / "manifest.json").read_text())}
+
+
 def clip_detections(runner, labels: list[str]) -> dict[str, list[str]]:
     """Per clip, the detections the classifier's smoothing makes over one pass of it."""
-    out = {}
-    for entry in json.loads((VIDEOS / "manifest.json").read_text()):
-        windows = windows_of(clip_keypoints(entry["file"]))[::3]  # the classifier's stride
-        probs = probabilities(runner, labels, windows)
-        out[entry["file"]] = smoothed_detections(probs, [*SIGNS, UNKNOWN], 0.7, 5, background=(UNKNOWN,))
-    return out
+    return {clip: smoothed_detections(probs, [*SIGNS, UNKNOWN], 0.7, 5, background=(UNKNOWN,))
+            for clip, probs in clip_probabilities(runner, labels).items()}
 
 
 def main() -> None:
@@ -137,7 +139,8 @@ def main() -> None:
         none_sets = {"held_out_signs": others.X[(in_fold == k) & held_out],
                      "other_signs": others.X[(in_fold == k) & ~held_out],
                      "no_hands": without_hands(test_signs.X)}
-        streams = fold_streams(test_signs, others, in_fold == k, held_out, args.seed + k)
+        streams = fold_streams(test_signs, others, in_fold == k, np.where(held_out, "held_out_signs", "other_signs"),
+                               args.seed + k)
         stream_minutes += sum(len(st.frames) for st in streams) / FPS / 60
         for config in configs:
             data = add_unknown(train, trained_others, idle=True, seed=args.seed) if config == "with unknown" else train

@@ -45,6 +45,7 @@ class StreamScore:
     wrong: int = 0
     false: dict[str, int] = field(default_factory=dict)
     frames: dict[str, int] = field(default_factory=dict)  # frames of each non-sign kind
+    signs: dict[str, list[int]] = field(default_factory=dict)  # sign -> [occurrences, right]
 
     def add(self, other: "StreamScore") -> None:
         self.occurrences += other.occurrences
@@ -55,6 +56,10 @@ class StreamScore:
             self.false[kind] = self.false.get(kind, 0) + n
         for kind, n in other.frames.items():
             self.frames[kind] = self.frames.get(kind, 0) + n
+        for sign, (n, right) in other.signs.items():
+            tally = self.signs.setdefault(sign, [0, 0])
+            tally[0] += n
+            tally[1] += right
 
     def summary(self) -> dict:
         minutes = {kind: n / FPS / 60 for kind, n in self.frames.items()}
@@ -67,6 +72,7 @@ class StreamScore:
             "false_per_minute": {kind: round(self.false.get(kind, 0) / m, 2) for kind, m in minutes.items() if m},
             "false_per_minute_all": round(sum(self.false.values()) / total_minutes, 2) if total_minutes else 0.0,
             "non_sign_minutes": round(total_minutes, 1),
+            "missed_by_sign": {sign: round(1 - right / n, 4) for sign, (n, right) in sorted(self.signs.items()) if n},
         }
 
 
@@ -110,6 +116,7 @@ def judge(stream: Stream, probs: np.ndarray, labels: list[str], threshold: float
             score.frames[kind] = score.frames.get(kind, 0) + end - start
         else:
             score.occurrences += 1
+            score.signs.setdefault(label, [0, 0])[0] += 1
     found: set[int] = set()
     smoother = Smoother(threshold, confirm_windows, background=background)
     for i, p in enumerate(probs):
@@ -125,6 +132,7 @@ def judge(stream: Stream, probs: np.ndarray, labels: list[str], threshold: float
             if fresh:
                 found.add(fresh[0])
                 score.right += 1
+                score.signs[confirmed.label][1] += 1
             else:
                 score.repeated += 1
         elif any(label is not None for *_, label in overlapping):

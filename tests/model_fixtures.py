@@ -17,13 +17,19 @@ def write_version(path: Path, model, labels: list[str]) -> Path:
 
 def constant_model(n_labels: int, favourite: int, seed: int = 0):
     """A real keras model over (30, 1662) whose output always favours one label."""
+    logits = np.full(n_labels, -3.0, np.float32)
+    logits[favourite] = 3.0
+    return logits_model(logits, seed)
+
+
+def logits_model(logits, seed: int = 0):
+    """A real keras model over (30, 1662) whose output is always softmax(`logits`)."""
     import keras
 
     keras.utils.set_random_seed(seed)
     inputs = keras.Input((30, 1662))
     x = keras.layers.GlobalAveragePooling1D()(inputs)
-    x = keras.layers.Dense(n_labels, kernel_initializer="zeros")(x)
-    bias = np.full(n_labels, -3.0, np.float32)
-    bias[favourite] = 3.0
+    x = keras.layers.Dense(len(logits), kernel_initializer="zeros")(x)
+    bias = np.asarray(logits, np.float32)
     outputs = keras.layers.Activation("softmax")(keras.layers.Add()([x, keras.ops.convert_to_tensor(bias)[None]]))
     return keras.Model(inputs, outputs)

@@ -25,6 +25,8 @@ class ClassifierSettings(CommonSettings):
     max_age_s: float = Field(5.0, gt=0, description="keypoints captured longer ago than this are counted stale and not classified (a backlog after a restart)")
     threshold: float = Field(0.7, gt=0, le=1, description="confidence a window's top label needs to count toward a detection")
     confirm_windows: int = Field(5, ge=1, description="consecutive windows with the same top label that confirm a detection")
+    unknown_weight: float = Field(1.0, gt=0, le=1, description="scale the `unknown` label's probability by this before "
+                                  "the top label is taken (below 1: fewer signs lost to unknown, more false detections)")
     batch_entries: int = Field(64, ge=1, le=1024, description="keypoint entries read per pass (all cameras)")
     block_ms: int = Field(200, ge=1, description="how long one read waits for new keypoints")
     claim_idle_ms: int = Field(10000, ge=100, description="entries pending this long in a dead classifier are claimed")

@@ -14,6 +14,7 @@ from services.classifier.model_watch import ModelWatch
 from services.classifier.serving import ServingModel
 from services.classifier.settings import ClassifierSettings
 from services.classifier.smoothing import Smoother
+from services.classifier.unknown_weight import weigh_unknown
 from shared.cameras import CameraDirectory
 from shared.consumer import ConsumerOptions, Entry, StreamConsumer
 from shared.errors import DecodeError, ModelError
@@ -171,6 +172,7 @@ class ClassifierWorker(StreamConsumer):
         if result is None:
             return
         model, probs = result
+        probs = weigh_unknown(probs, model.labels, self.settings.unknown_weight)
         self.stats.info["model"] = model.version
         batch_ms = (time.perf_counter() - started) * 1000
         usable = np.all(np.isfinite(probs), axis=1)

@@ -11,7 +11,7 @@ import pytest
 from shared.messages import ModelAnnouncement, Prediction
 from shared.model_store import UNKNOWN
 from tests.frames import publish_keypoints
-from tests.model_fixtures import constant_model, write_version
+from tests.model_fixtures import constant_model, logits_model, write_version
 from tests.waiting import wait_for
 
 LABELS = ["hello", "thanks", "iloveyou"]
@@ -138,3 +138,21 @@ def test_unknown_is_published_as_a_prediction_and_never_detected(r, keys, start_
     assert all(p.confidence > 0.9 for p in predictions(r, keys)), "confident, and still not a sign"
     time.sleep(0.5)
     assert r.xlen(keys.detections) == 0
+
+
+@pytest.mark.parametrize("weight, label, detected", [(1.0, UNKNOWN, []), (0.2, "hello", [b"hello"])])
+def test_the_unknown_weight_decides_between_a_sign_and_unknown(r, keys, tmp_path, start_classifier, weight, label,
+                                                             detected):
+    # hello 0.375, unknown 0.617: served as it is, unknown; with unknown weighed 0.2, hello at 0.74
+    labels = [*LABELS, UNKNOWN]
+    model = write_version(tmp_path / "v1", logits_model([1.5, -3.0, -3.0, 2.0]), labels)
+    start_classifier(model=model, unknown_weight=weight)
+    publish_keypoints(r, keys, "cam", range(40))
+    assert wait_for(lambda: len(predictions(r, keys)) == 3)
+    preds = predictions(r, keys)
+    assert {p.label for p in preds} == {label}
+    assert all(abs(sum(p.probs.values()) - 1) < 1e-3 for p in preds)
+    expected_hello = 0.375 if weight == 1.0 else 0.74
+    assert all(abs(p.probs["hello"] - expected_hello) < 0.01 for p in preds)
+    time.sleep(0.3)
+    assert [fields[b"label"] for _, fields in r.xrange(keys.detections)] == detected

@@ -41,3 +41,18 @@ def test_a_background_label_is_never_confirmed_and_breaks_a_run():
     smoother = Smoother(threshold=0.7, confirm_windows=2, background=("unknown",))
     assert feed(smoother, ["unknown"] * 10) == []
     assert [d.label for d in feed(smoother, ["hello", "unknown", "hello", "unknown", "hello", "hello"])] == ["hello"]
+
+
+def test_a_lower_unknown_weight_moves_the_decision_towards_the_signs_and_keeps_probabilities():
+    import numpy as np
+
+    from services.classifier.unknown_weight import weigh_unknown
+
+    labels = ["hello", "thanks", "unknown"]
+    probs = np.array([[0.35, 0.05, 0.60], [0.10, 0.85, 0.05]], np.float32)
+    weighed = weigh_unknown(probs, labels, 0.25)
+    assert np.allclose(weighed.sum(axis=1), 1.0)
+    assert weighed[0].argmax() == 0 and np.isclose(weighed[0, 0], 0.35 / (0.35 + 0.05 + 0.15))
+    assert weighed[1].argmax() == 1 and weighed[1, 1] > probs[1, 1]
+    assert weigh_unknown(probs, labels, 1.0) is probs
+    assert weigh_unknown(probs, ["hello", "thanks", "iloveyou"], 0.25) is probs  # no unknown: nothing to weigh
