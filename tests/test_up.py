@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -12,7 +13,7 @@ import psutil
 import pytest
 
 from shared.model_store import ModelStore
-from tests.conftest import REPO, VIDEOS, signstream_cmd
+from tests.conftest import OTHER_SIGNS, REPO, SIGNERS, VIDEOS, signstream_cmd
 from tests.gateway_process import sse_events
 from tests.model_fixtures import constant_model, write_version
 from tests.waiting import wait_for
@@ -20,10 +21,11 @@ from tests.waiting import wait_for
 pytestmark = pytest.mark.slow
 
 
-def start_up(tmp_path, video: str = "bisig_hello.mp4", trained: bool = True, gateway_port: int = 0) -> subprocess.Popen:
+def start_up(tmp_path, video: str = "bisig_hello.mp4", trained: bool = True, gateway_port: int = 0,
+             *extra: str) -> subprocess.Popen:
     """`signstream up` on a real video, as a person starts it: with a current model (a constant one,
     no training), or with none trained (`trained=False`: the shipped model serves); the gateway on
-    `gateway_port`, or none."""
+    `gateway_port`, or none; `extra` options after these."""
     models = tmp_path / "models"
     if trained:
         write_version(models / "v0001", constant_model(3, favourite=2), ["hello", "thanks", "iloveyou"])
@@ -32,7 +34,7 @@ def start_up(tmp_path, video: str = "bisig_hello.mp4", trained: bool = True, gat
     return subprocess.Popen(
         signstream_cmd("up", "--camera", str(VIDEOS / video), "--models-dir", str(models),
                        "--data-dir", str(tmp_path / "state"), "--status-every-s", "2",
-                       "--gateway-port", str(gateway_port)),
+                       "--gateway-port", str(gateway_port), *extra),
         env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True,  # its own process group, as a shell gives a foreground command
     )
@@ -195,3 +197,20 @@ def test_a_fresh_start_with_no_trained_model_detects_signs_with_the_shipped_one(
     assert "hello" in detections[0], detections
     assert not (tmp_path / "models").exists() or not any((tmp_path / "models").iterdir()), "nothing was trained"
 
+
+
+def test_the_first_training_of_up_learns_unknown_from_the_unknown_data_given(tmp_path):
+    proc = start_up(tmp_path, "bisig_hello.mp4", False, 0, "--bootstrap-data", str(SIGNERS / "signer_00.npz"),
+                    "--bootstrap-epochs", "15", "--unknown-data", str(OTHER_SIGNS / "other_001.npz"))
+    store = ModelStore(tmp_path / "models")
+    try:
+        trained = wait_for(lambda: store.current() is not None or proc.poll() is not None, timeout_s=300, every_s=1)
+        os.killpg(proc.pid, signal.SIGINT)
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert trained and store.current() is not None, output[-3000:]
+    version = tmp_path / "models" / store.current()
+    assert json.loads((version / "labels.json").read_text()) == ["hello", "iloveyou", "thanks", "unknown"]
+    sources = json.loads((version / "data.json").read_text())["sources"]
+    assert any(source.endswith("other_001.npz") for source in sources), sources
