@@ -2,7 +2,7 @@
 
 Every clip goes through the live frame path (capture's 15 fps choice of frames, JPEG, MediaPipe
 Holistic in video mode: bench_videos.py, cached), windows at the classifier's stride (3), the
-model as served (TFLite, `load_serving_model`) and the classifier's smoothing (threshold 0.7, 5
+model as served (TFLite, `load_serving_model`, with the classifier's unknown weight) and its smoothing (threshold 0.7, 5
 windows in a row). The clips come from public sign-language projects (their manifest), recorded
 apart from the keypoint datasets the model learned from. Per clip:
 windows right (top label is the clip's sign), whether the majority is, and the detections one pass
@@ -27,6 +27,7 @@ from bench_videos import SIGN_NAMES, VIDEOS, clip_keypoints, smoothed_detections
 from services.classifier.serving import load_serving_model  # noqa: E402
 from services.classifier.settings import ClassifierSettings  # noqa: E402
 from services.classifier.shipped import SHIPPED_MODEL, SHIPPED_VERSION  # noqa: E402
+from services.classifier.unknown_weight import weigh_unknown  # noqa: E402
 from shared.model_store import UNKNOWN  # noqa: E402
 
 
@@ -38,7 +39,8 @@ def main() -> None:
     for entry in json.loads((VIDEOS / "manifest.json").read_text()):
         sign = SIGN_NAMES.get(entry["sign"])
         windows = windows_of(clip_keypoints(entry["file"]))[::defaults.stride]
-        probs = np.concatenate([model.predict(w[None]) for w in windows])
+        probs = weigh_unknown(np.concatenate([model.predict(w[None]) for w in windows]), labels,
+                              defaults.unknown_weight)
         said = [labels[i] for i in probs.argmax(axis=1)]
         detections = smoothed_detections(probs, labels, defaults.threshold, defaults.confirm_windows,
                                          background=(UNKNOWN,))
@@ -51,7 +53,7 @@ def main() -> None:
     unknown = [r for r in rows if not r["known"]]
     md = [f"# The shipped model on the clips, through the live path ({time.strftime('%Y-%m-%d')})", "",
           f"Windows at stride {defaults.stride}, threshold {defaults.threshold}, {defaults.confirm_windows} windows "
-          "in a row confirm a detection (the classifier's defaults). `bench/bench_shipped_clips.py`.", "",
+          f"in a row confirm a detection, unknown weight {defaults.unknown_weight} (the classifier's defaults). `bench/bench_shipped_clips.py`.", "",
           f"- Clips of a trained sign right by majority of windows: {sum(r['majority'] == r['sign'] for r in known)} "
           f"of {len(known)}; windows right: {sum(r['windows_right'] for r in known)} of {sum(r['windows'] for r in known)}.",
           f"- Clips with a right detection: {sum(r['right'] > 0 for r in known)} of {len(known)}; with a wrong "
