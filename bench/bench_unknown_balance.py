@@ -45,6 +45,10 @@ LOOK_ALIKES = ("good", "goodbye")
 CONFIGS = {"with unknown": (), "look-alikes kept out": LOOK_ALIKES}
 WEIGHTS = (1.0, 0.5, 0.25, 0.1)
 SETTINGS = ((0.7, 5), (0.6, 5), (0.8, 5), (0.7, 3))  # (threshold, windows to confirm)
+CLIP_SETTINGS = ((0.7, 5),)
+# --confirm-sweep: the shipped recipe only, at unknown weight 1, over thresholds and confirmation lengths
+SWEEP_SETTINGS = tuple((t, n) for n in (5, 4, 3, 2) for t in (0.6, 0.7, 0.8, 0.9))
+SWEEP_CLIP_SETTINGS = ((0.7, 5), (0.7, 3), (0.8, 3), (0.9, 3))
 LABELS = [*SIGNS, UNKNOWN]
 
 
@@ -60,7 +64,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--signers-only", action="store_true",
                         help="a quick try: the 12 signers of ../shared/datasets/signers and their folds only")
+    parser.add_argument("--confirm-sweep", action="store_true",
+                        help="only the shipped recipe at weight 1, over thresholds 0.6-0.9 and 2-5 windows to confirm "
+                             "(writes bench/results/confirm_windows.*)")
     args = parser.parse_args()
+    if args.confirm_sweep:
+        configs, weights, settings, clip_settings = {"with unknown": ()}, (1.0,), SWEEP_SETTINGS, SWEEP_CLIP_SETTINGS
+    else:
+        configs, weights, settings, clip_settings = CONFIGS, WEIGHTS, SETTINGS, CLIP_SETTINGS
 
     signs = load_data([DATASETS / "signers"] if args.signers_only else [DATASETS / "signers", DATASETS / "more_signers"])
     others = read_data([DATASETS / "other_signs"])
@@ -68,35 +79,38 @@ def main() -> None:
     other_fold = fold_of_others(folds)
     in_fold = np.array([other_fold[g] for g in others.groups])
     kinds = non_sign_kinds(others)
-    scores = {(c, w, s): StreamScore() for c in CONFIGS for w in WEIGHTS for s in SETTINGS}
-    clips: dict[tuple[str, float], dict[str, list[str]]] = {(c, w): {} for c in CONFIGS for w in WEIGHTS}
+    scores = {(c, w, s): StreamScore() for c in configs for w in weights for s in settings}
+    clips: dict[tuple, dict[str, list[str]]] = {(c, w, s): {} for c in configs for w in weights for s in clip_settings}
     started = time.time()
     for k, test in enumerate(folds):
         is_test = np.isin(signs.groups, test)
         train, test_signs = signs.subset(~is_test), signs.subset(is_test)
         streams = fold_streams(test_signs, others, in_fold == k, kinds, args.seed + k)
-        for config, kept_out in CONFIGS.items():
+        for config, kept_out in configs.items():
             taught = others.subset((in_fold != k) & ~np.isin(others.y, HELD_OUT) & ~np.isin(others.y, kept_out))
             data = add_unknown(train, taught, idle=True, seed=args.seed)
             model, labels, *_ = fit(data, TrainOptions(epochs=args.epochs, patience=5, seed=args.seed), verbose=2)
             runner = fast_runner(model)
             stream_probs = [in_sign_order(stream_probabilities(runner, st.frames), labels) for st in streams]
             clip_probs = clip_probabilities(runner, labels)
-            for weight in WEIGHTS:
+            for weight in weights:
                 for stream, probs in zip(streams, stream_probs):
                     weighed = weigh_unknown(probs, LABELS, weight)
-                    for threshold, confirm in SETTINGS:
+                    for threshold, confirm in settings:
                         scores[config, weight, (threshold, confirm)].add(
                             judge(stream, weighed, LABELS, threshold, confirm, background=(UNKNOWN,)))
                 for clip, probs in clip_probs.items():
-                    clips[config, weight].setdefault(clip, []).append(
-                        smoothed_detections(weigh_unknown(probs, LABELS, weight), LABELS, 0.7, 5, background=(UNKNOWN,)))
+                    for threshold, confirm in clip_settings:
+                        clips[config, weight, (threshold, confirm)].setdefault(clip, []).append(smoothed_detections(
+                            weigh_unknown(probs, LABELS, weight), LABELS, threshold, confirm, background=(UNKNOWN,)))
             print(f"fold {k + 1}/{len(folds)} {config}: {len(data.y)} training windows, {time.time() - started:.0f} s",
                   flush=True)
 
     summaries = {key: score.summary() for key, score in scores.items()}
     any_summary = next(iter(summaries.values()))
-    md = ["# Winning back signs from `unknown`: look-alikes kept out of it, and a lower weight when serving", "",
+    title = ("How many windows confirm a detection, and at what threshold: the shipped recipe" if args.confirm_sweep
+             else "Winning back signs from `unknown`: look-alikes kept out of it, and a lower weight when serving")
+    md = [f"# {title}", "",
           f"Leave-signers-out, {args.folds} folds over the 93 signers, seed {args.seed}, at most {args.epochs} epochs "
           f"(patience 5); the streams and clips of `bench/bench_unknown.py` ({any_summary['occurrences']} sign "
           f"occurrences, {any_summary['non_sign_minutes']} minutes of non-sign material). "
@@ -111,8 +125,11 @@ def main() -> None:
                   f"| {by_sign['iloveyou']:.3f} | {by_sign['thanks']:.3f} | {row['wrong_per_sign']:.3f} "
                   f"| {row['false_per_minute_all']:.2f} | {per.get('held_out_signs', 0):.2f} "
                   f"| {per.get('look_alikes', 0):.2f} | {per.get('other_signs', 0):.2f} | {per.get('no_hands', 0):.2f} |")
-    md += ["", "## Clips through the live frame path (each fold's model; threshold 0.7, 5 windows)", "",
-           "| clip | sign | " + " | ".join(f"{c}, weight {w}" for c, w in clips) + " |",
+    one = len(clip_settings) == 1
+    md += ["", "## Clips through the live frame path (each fold's model"
+           + ("; threshold 0.7, 5 windows)" if one else "; threshold / windows to confirm)"), "",
+           "| clip | sign | " + " | ".join(f"{c}, weight {w}" + ("" if one else f", {t} / {n}")
+                                          for c, w, (t, n) in clips) + " |",
            "| --- | --- | " + " | ".join("---" for _ in clips) + " |"]
     manifest = {e["file"]: e["sign"] for e in json.loads((VIDEOS / "manifest.json").read_text())}
     right = {key: 0 for key in clips}
@@ -125,11 +142,12 @@ def main() -> None:
         md.append(f"| {clip} | {CLIP_SIGNS.get(sign, sign + ' (not trained)')} | " + " | ".join(cells) + " |")
     md.append("| right detections (clip x fold) | | " + " | ".join(str(right[key]) for key in clips) + " |")
     md += ["", f"Run time {time.time() - started:.0f} s."]
-    write_results("unknown_balance", {
+    write_results("confirm_windows" if args.confirm_sweep else "unknown_balance", {
         "folds": folds, "look_alikes": LOOK_ALIKES, "held_out": HELD_OUT, "epochs": args.epochs, "seed": args.seed,
         "streams": [{"model": c, "unknown_weight": w, "threshold": t, "confirm_windows": n, **summaries[c, w, (t, n)]}
                     for c, w, (t, n) in summaries],
-        "clips": [{"model": c, "unknown_weight": w, "detections": found} for (c, w), found in clips.items()]}, md)
+        "clips": [{"model": c, "unknown_weight": w, "threshold": t, "confirm_windows": n, "detections": found}
+                  for (c, w, (t, n)), found in clips.items()]}, md)
     print("\n".join(md))
 
 
