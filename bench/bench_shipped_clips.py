@@ -2,8 +2,8 @@
 
 Every clip goes through the live frame path (capture's 15 fps choice of frames, JPEG, MediaPipe
 Holistic in video mode: bench_videos.py, cached), windows at the classifier's stride (3), the
-model as served (TFLite, `load_serving_model`, with the classifier's unknown weight) and its smoothing (threshold 0.7, 5
-windows in a row). The clips come from public sign-language projects (their manifest), recorded
+model as served (TFLite, `load_serving_model`, with the classifier's unknown weight) and its smoothing (its threshold and
+windows to confirm). The clips come from public sign-language projects (their manifest), recorded
 apart from the keypoint datasets the model learned from. Per clip:
 windows right (top label is the clip's sign), whether the majority is, and the detections one pass
 of the clip gives, right or wrong; for a clip of a sign the model does not know, every detection
