@@ -146,7 +146,7 @@ def test_the_unknown_weight_decides_between_a_sign_and_unknown(r, keys, tmp_path
     # hello 0.375, unknown 0.617: served as it is, unknown; with unknown weighed 0.2, hello at 0.74
     labels = [*LABELS, UNKNOWN]
     model = write_version(tmp_path / "v1", logits_model([1.5, -3.0, -3.0, 2.0]), labels)
-    start_classifier(model=model, unknown_weight=weight)
+    start_classifier(model=model, unknown_weight=weight, threshold=0.7)
     publish_keypoints(r, keys, "cam", range(40))
     assert wait_for(lambda: len(predictions(r, keys)) == 3)
     preds = predictions(r, keys)
