@@ -36,13 +36,14 @@ class Config:
     augment: bool = True
     face: bool = False
     hand_shape: bool = False
+    velocity: bool = False
     audit: bool = False
     without_differing: bool = False  # never train on the signers handshapes.json names; all are still tested
     patience: int = 10  # 0: the recipe's fixed epochs
 
     def options(self, epochs: int, seed: int) -> TrainOptions:
         return TrainOptions(arch=self.arch, normalise=self.normalise, augment=self.augment, face=self.face,
-                            hand_shape=self.hand_shape, audit=self.audit, epochs=epochs, patience=self.patience,
+                            hand_shape=self.hand_shape, velocity=self.velocity, audit=self.audit, epochs=epochs, patience=self.patience,
                             seed=seed)
 
     def inference_ms(self, repeats: int = 200) -> float:
@@ -50,7 +51,7 @@ class Config:
         from services.classifier.runner import fast_runner
 
         runner = fast_runner(build_model(self.arch, 3, normalise=self.normalise, face=self.face,
-                                         hand_shape=self.hand_shape))
+                                         hand_shape=self.hand_shape, velocity=self.velocity))
         window = np.random.default_rng(0).random((1, 30, 1662), dtype=np.float32)
         runner(window)
         started = time.perf_counter()
@@ -73,6 +74,7 @@ CONFIGS = [
     Config("transformer + normalise + augment", "transformer", face=True),
     Config("transformer + normalise + augment, no face", "transformer"),
     Config("gru + normalise + augment, no face, hand shape", "gru", hand_shape=True),
+    Config("gru + normalise + augment, no face, velocity", "gru", velocity=True),
     # Inside each fold the audit sees the training signers only, as the trainer would.
     Config("gru + normalise + augment, no face, audited", "gru", audit=True),
     # What a perfect audit could gain: the signers that the handshapes show to differ never trained on.
@@ -194,7 +196,7 @@ def main() -> None:
         worst_signer, worst = report.worst
         rows.append({
             "config": config.name, "arch": config.arch, "normalise": config.normalise, "augment": config.augment,
-            "face": config.face, "hand_shape": config.hand_shape, "audit": config.audit,
+            "face": config.face, "hand_shape": config.hand_shape, "velocity": config.velocity, "audit": config.audit,
             "without_differing": config.without_differing,
             "mean_accuracy": round(report.mean, 3), "seed_std": round(report.seed_std, 3),
             "mean_by_seed": {str(k): round(v, 3) for k, v in report.mean_by_seed().items()},

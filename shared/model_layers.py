@@ -99,3 +99,23 @@ class HandShape(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], input_shape[-1] + 2 * HAND_POINTS * 3)
+
+
+@keras.saving.register_keras_serializable(package="signstream")
+class Velocity(keras.layers.Layer):
+    """Appends how far every float moved since the previous frame (zeros for the first frame).
+
+    Signs that hold similar hand shapes differ in how the hands move (hello waves out, thanks
+    moves from the chin forward); a recurrent network can work that out from positions, but
+    given the motion directly it need not learn it from a few thousand recordings. A float that
+    is zero in either frame (its part was not found) moves by zero, so a hand coming into view
+    is not a jump from the body's centre.
+    """
+
+    def call(self, x):
+        previous = ops.concatenate([x[:, :1], x[:, :-1]], axis=1)
+        found = ops.cast(ops.logical_and(ops.not_equal(x, 0.0), ops.not_equal(previous, 0.0)), x.dtype)
+        return ops.concatenate([x, (x - previous) * found], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] * 2)

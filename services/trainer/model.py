@@ -99,15 +99,15 @@ BUILDERS = {"recipe": recipe, "gru": gru, "conv": conv, "transformer": transform
 
 
 def build_model(arch: str, n_labels: int, learning_rate: float = 1e-3, normalise: bool = False, face: bool = True,
-                hand_shape: bool = False):
+                hand_shape: bool = False, velocity: bool = False):
     """The network for `arch`, behind the chosen input layers; 1662 raw floats per frame in, always."""
     import keras
 
-    from shared.model_layers import BodyNormalization, DropFace, HandShape
+    from shared.model_layers import BodyNormalization, DropFace, HandShape, Velocity
 
     if arch not in BUILDERS:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(BUILDERS)}")
-    if face and not normalise and not hand_shape:
+    if face and not normalise and not hand_shape and not velocity:
         model = BUILDERS[arch](n_labels)
     else:
         inputs = keras.Input((WINDOW, VECTOR_SIZE))
@@ -116,8 +116,11 @@ def build_model(arch: str, n_labels: int, learning_rate: float = 1e-3, normalise
             x = BodyNormalization()(x)
         if hand_shape:
             x = HandShape()(x)
+        if velocity:
+            x = Velocity()(x)
         network = BUILDERS[arch](n_labels, x.shape[-1])
-        prefix = ("normalised_" if normalise else "") + ("" if face else "noface_") + ("handshape_" if hand_shape else "")
+        prefix = "".join(name for name, chosen in [("normalised_", normalise), ("noface_", not face),
+                                                   ("handshape_", hand_shape), ("velocity_", velocity)] if chosen)
         model = keras.Model(inputs, network(x), name=prefix + network.name)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="categorical_crossentropy",
                   metrics=["categorical_accuracy"])

@@ -27,6 +27,7 @@ class TrainOptions:
     augment: bool = True  # each epoch sees every training window changed as real signing allows
     face: bool = False  # True: the network also sees the 468 face points (False: DropFace)
     hand_shape: bool = False  # also give the network each hand relative to its wrist (HandShape)
+    velocity: bool = False  # also give the network each float's change since the previous frame (Velocity)
     audit: bool = False  # first leave out groups whose labels contradict the other sources (audit.py)
     audit_epochs: int = 20  # epochs of each quick model the audit trains
     epochs: int = 200
@@ -73,7 +74,7 @@ def fit(data: Dataset, options: TrainOptions, log_dir: Path | None = None, verbo
     train_idx, val_idx = stratified_split(data.y, options.val_fraction, options.seed)
     keras.utils.set_random_seed(options.seed)
     model = build_model(options.arch, len(labels), options.learning_rate, options.normalise, options.face,
-                        options.hand_shape)
+                        options.hand_shape, options.velocity)
     callbacks = []
     if log_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(log_dir)))

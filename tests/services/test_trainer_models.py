@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from services.classifier.runner import fast_runner
-from shared.model_layers import BodyNormalization, DropFace, HandShape
+from shared.model_layers import BodyNormalization, DropFace, HandShape, Velocity
 from services.trainer.model import ARCHITECTURES, build_model
 from tests.conftest import SIGNERS
 
@@ -20,11 +20,12 @@ def windows():
 
 
 @pytest.mark.parametrize("arch", ARCHITECTURES)
-@pytest.mark.parametrize("normalise,face,hand_shape", [(False, True, False), (True, True, False), (True, False, False),
-                                                       (True, False, True)])
+@pytest.mark.parametrize("normalise,face,hand_shape,velocity", [
+    (False, True, False, False), (True, True, False, False), (True, False, False, False), (True, False, True, False),
+    (True, False, False, True)])
 def test_each_model_takes_1662_floats_and_the_served_tflite_model_agrees_with_keras(arch, normalise, face, hand_shape,
-                                                                                    windows):
-    model = build_model(arch, 3, normalise=normalise, face=face, hand_shape=hand_shape)
+                                                                                    velocity, windows):
+    model = build_model(arch, 3, normalise=normalise, face=face, hand_shape=hand_shape, velocity=velocity)
     assert model.input_shape == (None, 30, 1662) and model.output_shape == (None, 3)
     served = fast_runner(model)
     assert type(served).__name__ == "TFLiteRunner"  # the fast path, not the tf.function fallback
@@ -68,3 +69,16 @@ def test_hand_shape_is_the_same_wherever_the_hand_is_and_however_large(windows):
     np.testing.assert_allclose(moved_shape, shape, atol=1e-4)
     missing = ~present[..., 0, 0]  # (4, 30, 2)
     assert missing.any() and not np.any(shape.reshape(4, 30, 2, 63)[missing])
+
+
+def test_velocity_is_the_change_since_the_previous_frame_and_zero_where_a_part_is_missing(windows):
+    hands = DropFace()(windows).numpy()[..., 132:]  # (4, 30, 126)
+    moved = Velocity()(hands).numpy()
+    assert moved.shape == (4, 30, 252)
+    np.testing.assert_array_equal(moved[..., :126], hands)
+    motion = moved[..., 126:]
+    assert not motion[:, 0].any()  # nothing came before the first frame
+    both_found = (hands[:, 1:] != 0) & (hands[:, :-1] != 0)
+    np.testing.assert_allclose(motion[:, 1:][both_found], (hands[:, 1:] - hands[:, :-1])[both_found], atol=1e-6)
+    appearing = (hands[:, 1:] != 0) & (hands[:, :-1] == 0)  # a hand coming into view is not a jump
+    assert appearing.any() and not motion[:, 1:][appearing].any()
