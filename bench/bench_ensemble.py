@@ -14,7 +14,6 @@ Writes bench/results/ensemble.json and .md.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 
@@ -22,14 +21,13 @@ from common import write_results
 
 import numpy as np  # noqa: E402
 
-from bench_unknown import (CLIP_SIGNS, DATASETS, HELD_OUT, SIGNS, VIDEOS, clip_probabilities,  # noqa: E402
-                           fold_of_others, fold_streams, in_sign_order, probabilities)
+from bench_unknown import (CLIP_SIGNS, HELD_OUT, SIGNS, VIDEOS, clip_probabilities, fold_arguments,  # noqa: E402
+                           fold_data, fold_streams, in_sign_order, probabilities)
 from bench_videos import smoothed_detections  # noqa: E402
 from streams import StreamScore, judge, stream_probabilities  # noqa: E402
 from services.classifier.runner import fast_runner  # noqa: E402
 from services.classifier.settings import ClassifierSettings  # noqa: E402
-from services.trainer.data import add_unknown, load_data, read_data  # noqa: E402
-from services.trainer.generalisation import signer_folds  # noqa: E402
+from services.trainer.data import add_unknown  # noqa: E402
 from services.trainer.training import TrainOptions, fit  # noqa: E402
 from shared.model_store import UNKNOWN  # noqa: E402
 
@@ -51,21 +49,13 @@ def ms_per_window(runner, X: np.ndarray) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--folds", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--signers-only", action="store_true",
-                        help="a quick try: the 12 signers of ../shared/datasets/signers and their folds only")
+    parser = fold_arguments(__doc__.splitlines()[0])
     args = parser.parse_args()
     defaults = ClassifierSettings()
     settings = ((defaults.threshold, defaults.confirm_windows), (0.7, 5))
 
-    signs = load_data([DATASETS / "signers"] if args.signers_only else [DATASETS / "signers", DATASETS / "more_signers"])
-    others = read_data([DATASETS / "other_signs"])
-    folds = signer_folds(signs.groups, args.folds, seed=args.seed)
-    other_fold = fold_of_others(folds)
-    in_fold = np.array([other_fold[g] for g in others.groups])
+    fd = fold_data(args)
+    signs, others, folds, in_fold = fd.signs, fd.others, fd.folds, fd.others_fold
     held_out = np.isin(others.y, HELD_OUT)
     kinds = np.where(held_out, "held_out_signs", "other_signs")
     scores = {(m, s): StreamScore() for m in MODELS for s in settings}

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from common import SHARED, write_results
@@ -66,6 +67,33 @@ def fold_of_others(folds: list[list[str]]) -> dict[str, int]:
         else:
             out[other], spread = spread % len(folds), spread + 1
     return out
+
+
+def fold_arguments(description: str) -> argparse.ArgumentParser:
+    """The options every leave-signers-out bench over the unknown streams takes."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--folds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--signers-only", action="store_true",
+                        help="a quick try: the 12 signers of ../shared/datasets/signers and their folds only")
+    return parser
+
+
+@dataclass(frozen=True)
+class FoldData:
+    signs: object  # Dataset of the three signs
+    others: object  # Dataset of other_signs
+    folds: list[list[str]]  # test signers of each fold
+    others_fold: np.ndarray  # per other_signs sequence, the fold that tests its person
+
+
+def fold_data(args: argparse.Namespace) -> FoldData:
+    signs = load_data([DATASETS / "signers"] if args.signers_only else [DATASETS / "signers", DATASETS / "more_signers"])
+    others = read_data([DATASETS / "other_signs"])
+    folds = signer_folds(signs.groups, args.folds, seed=args.seed)
+    other_fold = fold_of_others(folds)
+    return FoldData(signs, others, folds, np.array([other_fold[g] for g in others.groups]))
 
 
 def fold_streams(test_signs, others, in_test: np.ndarray, kinds: np.ndarray, seed: int) -> list:
@@ -113,17 +141,9 @@ def clip_detections(runner, labels: list[str]) -> dict[str, list[str]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--folds", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-
-    signs = load_data([DATASETS / "signers", DATASETS / "more_signers"])
-    others = read_data([DATASETS / "other_signs"])
-    folds = signer_folds(signs.groups, args.folds, seed=args.seed)
-    other_fold = fold_of_others(folds)
-    in_fold = np.array([other_fold[g] for g in others.groups])
+    args = fold_arguments(__doc__.splitlines()[0]).parse_args()
+    fd = fold_data(args)
+    signs, others, folds, in_fold = fd.signs, fd.others, fd.folds, fd.others_fold
     held_out = np.isin(others.y, HELD_OUT)
     configs = ("three signs", "with unknown")
     clips: dict[str, dict[str, list]] = {c: {} for c in configs}  # clip -> detections of each fold's model
