@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 
 from services.trainer.data import load_data  # noqa: E402
 from services.trainer.generalisation import keras_fitter, leave_signers_out  # noqa: E402
-from services.trainer.model import build_model  # noqa: E402
+from services.trainer.model import build_model, mirror_averaged  # noqa: E402
 from services.trainer.training import TrainOptions  # noqa: E402
 
 @dataclass(frozen=True)
@@ -37,21 +37,24 @@ class Config:
     face: bool = False
     hand_shape: bool = False
     velocity: bool = False
+    mirror_average: bool = False
     audit: bool = False
     without_differing: bool = False  # never train on the signers handshapes.json names; all are still tested
     patience: int = 10  # 0: the recipe's fixed epochs
 
     def options(self, epochs: int, seed: int) -> TrainOptions:
         return TrainOptions(arch=self.arch, normalise=self.normalise, augment=self.augment, face=self.face,
-                            hand_shape=self.hand_shape, velocity=self.velocity, audit=self.audit, epochs=epochs, patience=self.patience,
+                            hand_shape=self.hand_shape, velocity=self.velocity, mirror_average=self.mirror_average,
+                            audit=self.audit, epochs=epochs, patience=self.patience,
                             seed=seed)
 
     def inference_ms(self, repeats: int = 200) -> float:
         """Served cost of one window: the classifier's TFLite runner at batch 1."""
         from services.classifier.runner import fast_runner
 
-        runner = fast_runner(build_model(self.arch, 3, normalise=self.normalise, face=self.face,
-                                         hand_shape=self.hand_shape, velocity=self.velocity))
+        model = build_model(self.arch, 3, normalise=self.normalise, face=self.face, hand_shape=self.hand_shape,
+                            velocity=self.velocity)
+        runner = fast_runner(mirror_averaged(model) if self.mirror_average else model)
         window = np.random.default_rng(0).random((1, 30, 1662), dtype=np.float32)
         runner(window)
         started = time.perf_counter()
@@ -75,6 +78,7 @@ CONFIGS = [
     Config("transformer + normalise + augment, no face", "transformer"),
     Config("gru + normalise + augment, no face, hand shape", "gru", hand_shape=True),
     Config("gru + normalise + augment, no face, velocity", "gru", velocity=True),
+    Config("gru + normalise + augment, no face, mirror-averaged", "gru", mirror_average=True),
     # Inside each fold the audit sees the training signers only, as the trainer would.
     Config("gru + normalise + augment, no face, audited", "gru", audit=True),
     # What a perfect audit could gain: the signers that the handshapes show to differ never trained on.
@@ -196,7 +200,8 @@ def main() -> None:
         worst_signer, worst = report.worst
         rows.append({
             "config": config.name, "arch": config.arch, "normalise": config.normalise, "augment": config.augment,
-            "face": config.face, "hand_shape": config.hand_shape, "velocity": config.velocity, "audit": config.audit,
+            "face": config.face, "hand_shape": config.hand_shape, "velocity": config.velocity,
+            "mirror_average": config.mirror_average, "audit": config.audit,
             "without_differing": config.without_differing,
             "mean_accuracy": round(report.mean, 3), "seed_std": round(report.seed_std, 3),
             "mean_by_seed": {str(k): round(v, 3) for k, v in report.mean_by_seed().items()},

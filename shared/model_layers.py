@@ -9,6 +9,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from shared.keypoint_mirror import IS_X, SOURCE_COLUMNS, Y_OF, Z_OF
+
 POSE_POINTS, FACE_POINTS, HAND_POINTS = 33, 468, 21
 POSE_END = POSE_POINTS * 4
 FACE_END = POSE_END + FACE_POINTS * 3
@@ -119,3 +121,19 @@ class Velocity(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], input_shape[-1] * 2)
+
+
+@keras.saving.register_keras_serializable(package="signstream")
+class Mirror(keras.layers.Layer):
+    """Raw (..., 1662) keypoints as a mirror shows them: the same signing by the other hand
+    (shared.keypoint_mirror, the same mirror training augmentation uses)."""
+
+    def call(self, x):
+        out = ops.take(x, SOURCE_COLUMNS, axis=-1)
+        found = ops.logical_or(ops.not_equal(out, 0.0),
+                               ops.logical_or(ops.not_equal(ops.take(out, Y_OF, axis=-1), 0.0),
+                                              ops.not_equal(ops.take(out, Z_OF, axis=-1), 0.0)))
+        return ops.where(ops.logical_and(ops.convert_to_tensor(IS_X), found), 1.0 - out, out)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape

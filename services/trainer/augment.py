@@ -15,16 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from shared.codec import VECTOR_SIZE, WINDOW
-
-POSE, FACE, HAND = 33, 468, 21
-POSE_END = POSE * 4
-FACE_END = POSE_END + FACE * 3
-LEFT_END = FACE_END + HAND * 3
-# MediaPipe pose landmarks that swap when the body is mirrored (nose, 0, stays).
-POSE_MIRROR = list(range(POSE))
-for a, b in [(1, 4), (2, 5), (3, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16), (17, 18), (19, 20),
-             (21, 22), (23, 24), (25, 26), (27, 28), (29, 30), (31, 32)]:
-    POSE_MIRROR[a], POSE_MIRROR[b] = b, a
+from shared.keypoint_mirror import FACE, FACE_END, HAND, LEFT_END, POSE, POSE_END
+from shared.keypoint_mirror import mirror as mirror  # one mirror for training and the served Mirror layer
 
 
 @dataclass(frozen=True)
@@ -55,16 +47,6 @@ def join(pose, face, left, right) -> np.ndarray:
 def found(points: np.ndarray) -> np.ndarray:
     """(…, n, 1) mask: 1 where MediaPipe found the point (any of x, y, z non-zero)."""
     return np.any(points[..., :3] != 0, axis=-1, keepdims=True)
-
-
-def mirror(window: np.ndarray) -> np.ndarray:
-    pose, face, left, right = (p.copy() for p in split(window))
-    for part in (pose, face, left, right):
-        mask = found(part)[..., 0]
-        part[..., 0] = np.where(mask, 1.0 - part[..., 0], 0.0)
-    # The face mesh is flipped in place, its points keep their indices; the hands and the body's
-    # left and right landmarks swap, as they would for a signer using the other hand.
-    return join(pose[:, POSE_MIRROR], face, right, left)
 
 
 def transform(window: np.ndarray, angle_rad: float, scale: float, shift: np.ndarray) -> np.ndarray:

@@ -98,6 +98,21 @@ def transformer(n_labels: int, features: int = VECTOR_SIZE, width: int = 64, blo
 BUILDERS = {"recipe": recipe, "gru": gru, "conv": conv, "transformer": transformer}
 
 
+def mirror_averaged(model):
+    """`model` served on the window and on its mirror image, their probabilities averaged.
+
+    Training already shows every window mirrored half the time; averaging both views when
+    serving makes the answer the same for a left- and a right-handed signer, at twice the cost.
+    """
+    import keras
+
+    from shared.model_layers import Mirror
+
+    inputs = keras.Input((WINDOW, VECTOR_SIZE))
+    outputs = keras.layers.Average()([model(inputs), model(Mirror()(inputs))])
+    return keras.Model(inputs, outputs, name="mirror_averaged_" + model.name)
+
+
 def build_model(arch: str, n_labels: int, learning_rate: float = 1e-3, normalise: bool = False, face: bool = True,
                 hand_shape: bool = False, velocity: bool = False):
     """The network for `arch`, behind the chosen input layers; 1662 raw floats per frame in, always."""

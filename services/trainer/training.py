@@ -14,7 +14,7 @@ from services.trainer.acceptance import Verdict, judge
 from services.trainer.audit import AuditResult, audit_labels
 from services.trainer.data import Dataset, refuse_faceless
 from services.trainer.metrics import save_confusion_png, scores
-from services.trainer.model import build_model
+from services.trainer.model import build_model, mirror_averaged
 from shared.model_store import LABELS_FILE, MODEL_FILE, ModelStore, write_json
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,7 @@ class TrainOptions:
     face: bool = False  # True: the network also sees the 468 face points (False: DropFace)
     hand_shape: bool = False  # also give the network each hand relative to its wrist (HandShape)
     velocity: bool = False  # also give the network each float's change since the previous frame (Velocity)
+    mirror_average: bool = False  # serve the mean of the window's and its mirror image's probabilities
     audit: bool = False  # first leave out groups whose labels contradict the other sources (audit.py)
     audit_epochs: int = 20  # epochs of each quick model the audit trains
     epochs: int = 200
@@ -95,6 +96,8 @@ def fit(data: Dataset, options: TrainOptions, log_dir: Path | None = None, verbo
     )
     epochs_run = len(history.history["loss"])
     seconds_per_epoch = (time.perf_counter() - started) / max(1, epochs_run)
+    if options.mirror_average:
+        model = mirror_averaged(model)
     return model, labels, val_idx, history.history, seconds_per_epoch
 
 

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from services.classifier.runner import fast_runner
-from shared.model_layers import BodyNormalization, DropFace, HandShape, Velocity
-from services.trainer.model import ARCHITECTURES, build_model
+from shared.keypoint_mirror import mirror
+from shared.model_layers import BodyNormalization, DropFace, HandShape, Mirror, Velocity
+from services.trainer.model import ARCHITECTURES, build_model, mirror_averaged
 from tests.conftest import SIGNERS
 
 FACE = slice(132, 1536)
@@ -82,3 +83,21 @@ def test_velocity_is_the_change_since_the_previous_frame_and_zero_where_a_part_i
     np.testing.assert_allclose(motion[:, 1:][both_found], (hands[:, 1:] - hands[:, :-1])[both_found], atol=1e-6)
     appearing = (hands[:, 1:] != 0) & (hands[:, :-1] == 0)  # a hand coming into view is not a jump
     assert appearing.any() and not motion[:, 1:][appearing].any()
+
+
+def test_the_mirror_layer_mirrors_as_training_augmentation_does(windows):
+    np.testing.assert_array_equal(Mirror()(windows).numpy(), mirror(windows))
+    np.testing.assert_array_equal(mirror(mirror(windows)), windows)
+
+
+def test_a_mirror_averaged_model_answers_the_same_for_either_hand_and_serves_through_tflite(windows, tmp_path):
+    import keras
+
+    model = mirror_averaged(build_model("gru", 3, normalise=True, face=False))
+    np.testing.assert_allclose(model(mirror(windows)).numpy(), model(windows).numpy(), atol=1e-5)
+    served = fast_runner(model)
+    assert type(served).__name__ == "TFLiteRunner"
+    np.testing.assert_allclose(served(windows[:1]), model(windows[:1]).numpy(), atol=1e-5)
+    model.save(tmp_path / "model.keras")
+    loaded = keras.models.load_model(tmp_path / "model.keras", compile=False)
+    np.testing.assert_allclose(loaded(windows).numpy(), model(windows).numpy(), atol=1e-6)
