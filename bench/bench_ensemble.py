@@ -54,8 +54,7 @@ def main() -> None:
     defaults = ClassifierSettings()
     settings = ((defaults.threshold, defaults.confirm_windows), (0.7, 5))
 
-    fd = fold_data(args)
-    signs, others, folds, in_fold = fd.signs, fd.others, fd.folds, fd.others_fold
+    signs, others, folds, in_fold = fold_data(args)
     held_out = np.isin(others.y, HELD_OUT)
     kinds = np.where(held_out, "held_out_signs", "other_signs")
     scores = {(m, s): StreamScore() for m in MODELS for s in settings}

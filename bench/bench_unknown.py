@@ -27,8 +27,8 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from common import SHARED, write_results
 
@@ -80,8 +80,7 @@ def fold_arguments(description: str) -> argparse.ArgumentParser:
     return parser
 
 
-@dataclass(frozen=True)
-class FoldData:
+class FoldData(NamedTuple):
     signs: object  # Dataset of the three signs
     others: object  # Dataset of other_signs
     folds: list[list[str]]  # test signers of each fold
@@ -142,8 +141,7 @@ def clip_detections(runner, labels: list[str]) -> dict[str, list[str]]:
 
 def main() -> None:
     args = fold_arguments(__doc__.splitlines()[0]).parse_args()
-    fd = fold_data(args)
-    signs, others, folds, in_fold = fd.signs, fd.others, fd.folds, fd.others_fold
+    signs, others, folds, in_fold = fold_data(args)
     held_out = np.isin(others.y, HELD_OUT)
     configs = ("three signs", "with unknown")
     clips: dict[str, dict[str, list]] = {c: {} for c in configs}  # clip -> detections of each fold's model

@@ -66,8 +66,7 @@ def main() -> None:
     else:
         configs, weights, settings, clip_settings = CONFIGS, WEIGHTS, SETTINGS, CLIP_SETTINGS
 
-    fd = fold_data(args)
-    signs, others, folds, in_fold = fd.signs, fd.others, fd.folds, fd.others_fold
+    signs, others, folds, in_fold = fold_data(args)
     kinds = non_sign_kinds(others)
     scores = {(c, w, s): StreamScore() for c in configs for w in weights for s in settings}
     clips: dict[tuple, dict[str, list[str]]] = {(c, w, s): {} for c in configs for w in weights for s in clip_settings}

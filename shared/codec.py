@@ -9,8 +9,13 @@ import numpy as np
 
 from shared.errors import DecodeError, MalformedMessage
 
-VECTOR_SIZE = 1662  # pose 33*4 + face 468*3 + left hand 21*3 + right hand 21*3
-FACE = slice(132, 1536)  # where the 468 face points sit in a vector
+# A keypoint vector: pose 33 x (x, y, z, visibility), face 468, left hand 21, right hand 21 x (x, y, z).
+POSE_POINTS, FACE_POINTS, HAND_POINTS = 33, 468, 21
+POSE_END = POSE_POINTS * 4
+FACE_END = POSE_END + FACE_POINTS * 3
+LEFT_END = FACE_END + HAND_POINTS * 3
+VECTOR_SIZE = LEFT_END + HAND_POINTS * 3  # 1662
+FACE = slice(POSE_END, FACE_END)  # where the 468 face points sit in a vector
 POSE_HANDS_SIZE = VECTOR_SIZE - (FACE.stop - FACE.start)  # 258: a vector recorded without its face
 POSE_HANDS_PARTS = "pose,left_hand,right_hand"  # what such recordings say they hold
 WINDOW = 30

@@ -12,25 +12,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from shared.codec import VECTOR_SIZE
+from shared.codec import FACE_END, LEFT_END, POSE_END, POSE_POINTS, VECTOR_SIZE
 
-POSE, FACE, HAND = 33, 468, 21
-POSE_END = POSE * 4
-FACE_END = POSE_END + FACE * 3
-LEFT_END = FACE_END + HAND * 3
 # MediaPipe pose landmarks that swap when the body is mirrored (the nose, 0, stays).
 POSE_PAIRS = [(1, 4), (2, 5), (3, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16), (17, 18), (19, 20),
               (21, 22), (23, 24), (25, 26), (27, 28), (29, 30), (31, 32)]
 
 
 def _columns() -> tuple[np.ndarray, np.ndarray]:
-    pose = list(range(POSE))
+    pose = list(range(POSE_POINTS))
     for a, b in POSE_PAIRS:
         pose[a], pose[b] = b, a
     source = [p * 4 + c for p in pose for c in range(4)]
     source += list(range(POSE_END, FACE_END))
     source += list(range(LEFT_END, VECTOR_SIZE)) + list(range(FACE_END, LEFT_END))  # the hands swap
-    x = [p * 4 for p in range(POSE)] + list(range(POSE_END, VECTOR_SIZE, 3))
+    x = [p * 4 for p in range(POSE_POINTS)] + list(range(POSE_END, VECTOR_SIZE, 3))
     assert len(source) == VECTOR_SIZE
     return np.array(source, dtype=np.int32), np.array(x, dtype=np.int32)
 

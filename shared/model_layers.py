@@ -9,11 +9,9 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from shared.codec import FACE_END, FACE_POINTS, HAND_POINTS, POSE_END, POSE_POINTS
 from shared.keypoint_mirror import IS_X, SOURCE_COLUMNS, Y_OF, Z_OF
 
-POSE_POINTS, FACE_POINTS, HAND_POINTS = 33, 468, 21
-POSE_END = POSE_POINTS * 4
-FACE_END = POSE_END + FACE_POINTS * 3
 LEFT_SHOULDER, RIGHT_SHOULDER = 11, 12
 
 

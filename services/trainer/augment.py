@@ -14,8 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shared.codec import VECTOR_SIZE, WINDOW
-from shared.keypoint_mirror import FACE, FACE_END, HAND, LEFT_END, POSE, POSE_END
+from shared.codec import FACE_END, FACE_POINTS, HAND_POINTS, LEFT_END, POSE_END, POSE_POINTS, VECTOR_SIZE, WINDOW
 from shared.keypoint_mirror import mirror as mirror  # one mirror for training and the served Mirror layer
 
 
@@ -32,10 +31,10 @@ class AugmentOptions:
 
 def split(window: np.ndarray):
     """Views of one (30, 1662) window as points: pose (30, 33, 4), others (30, n, 3)."""
-    pose = window[:, :POSE_END].reshape(WINDOW, POSE, 4)
-    face = window[:, POSE_END:FACE_END].reshape(WINDOW, FACE, 3)
-    left = window[:, FACE_END:LEFT_END].reshape(WINDOW, HAND, 3)
-    right = window[:, LEFT_END:].reshape(WINDOW, HAND, 3)
+    pose = window[:, :POSE_END].reshape(WINDOW, POSE_POINTS, 4)
+    face = window[:, POSE_END:FACE_END].reshape(WINDOW, FACE_POINTS, 3)
+    left = window[:, FACE_END:LEFT_END].reshape(WINDOW, HAND_POINTS, 3)
+    right = window[:, LEFT_END:].reshape(WINDOW, HAND_POINTS, 3)
     return pose, face, left, right
 
 
