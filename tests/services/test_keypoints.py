@@ -7,6 +7,7 @@ import signal
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import cv2
 import mediapipe as mp
@@ -113,12 +114,25 @@ def test_two_workers_share_one_camera_with_no_frame_done_twice_and_none_lost(r, 
     assert all("stopped ◆" in proc.stderr.read() for proc in procs)
 
 
+def all_threads_stopped(pid: int) -> bool:
+    states = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            # The state follows the parenthesised command name, which may itself hold spaces.
+            states.append(task.joinpath("stat").read_text().rsplit(")", 1)[1].split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # a thread that ended meanwhile
+    return bool(states) and all(state in ("T", "t") for state in states)
+
+
 def frozen_holding_a_frame(proc: subprocess.Popen, r, stream: str) -> bool:
     """Freeze the worker; True if it holds an unacknowledged frame, else let it run on and say False.
 
     A worker reading one frame at a time holds none between its ack and its next read, so it is
-    frozen before it is looked at, and killed only while it holds one."""
+    frozen before it is looked at, and killed only while it holds one. SIGSTOP is delivered
+    asynchronously, so the pending count is read only once every thread is seen stopped."""
     proc.send_signal(signal.SIGSTOP)
+    assert wait_for(lambda: all_threads_stopped(proc.pid), timeout_s=5)
     if r.xpending(stream, "keypoints")["pending"] >= 1:
         return True
     proc.send_signal(signal.SIGCONT)
