@@ -38,11 +38,13 @@ import numpy as np  # noqa: E402
 from bench_videos import FPS, JPEG_QUALITY, PASSES, SIGN_NAMES, VIDEOS  # noqa: E402
 from services.capture.publisher import target_size  # noqa: E402
 from services.capture.sources import at_rate, open_source  # noqa: E402
-from shared.codec import WINDOW, decode_jpeg, encode_jpeg  # noqa: E402
+from shared.codec import (FACE_END, FACE_POINTS, HAND_POINTS, LEFT_END, POSE_END, POSE_POINTS,  # noqa: E402
+                          WINDOW, decode_jpeg, encode_jpeg)
 
 STRIDE = 3  # the classifier's default --stride
 # Slices of the 1662-float vector (extract.py): x, y of each point of each part.
-PARTS = {"pose": (0, 33, 4), "face": (132, 468, 3), "left_hand": (1536, 21, 3), "right_hand": (1599, 21, 3)}
+PARTS = {"pose": (0, POSE_POINTS, 4), "face": (POSE_END, FACE_POINTS, 3), "left_hand": (FACE_END, HAND_POINTS, 3),
+         "right_hand": (LEFT_END, HAND_POINTS, 3)}
 FULL, SMALL = "full", "960"
 
 
@@ -158,7 +160,7 @@ def keypoint_diff(full: np.ndarray, small: np.ndarray, px_size: tuple[float, flo
         result[part] = {"frames_both": int(both.sum()), "mean_abs": float(d.mean()), "mean_abs_px": float(px.mean()),
                         "p95_abs_px": float(np.percentile(px, 95))}
         if part == "pose":  # the legs and hips off screen are guesses; the points both sizes see:
-            visible = ((full[:, 3:132:4] > 0.5) & (small[:, 3:132:4] > 0.5))[both]  # (frames, 33)
+            visible = ((full[:, 3:POSE_END:4] > 0.5) & (small[:, 3:POSE_END:4] > 0.5))[both]  # (frames, 33)
             result[part]["visible_mean_abs_px"] = float(px[visible].mean()) if visible.any() else None
     return result
 

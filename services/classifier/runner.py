@@ -18,7 +18,7 @@ from typing import Protocol
 
 import numpy as np
 
-from shared.codec import VECTOR_SIZE, WINDOW
+from shared.codec import FACE_END, LEFT_END, POSE_END, VECTOR_SIZE, WINDOW
 from shared.errors import ModelError
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -119,12 +119,11 @@ def dry_run_windows() -> tuple[np.ndarray, tuple[str, ...]]:
     zeros = np.zeros((WINDOW, VECTOR_SIZE), np.float32)
     uniform = rng.random((WINDOW, VECTOR_SIZE), dtype=np.float32)
     keypoints = rng.random((WINDOW, VECTOR_SIZE), dtype=np.float32)
-    pose_end, face_end, left_end = 33 * 4, 33 * 4 + 468 * 3, 33 * 4 + 489 * 3
     z = np.zeros(VECTOR_SIZE, bool)
-    z[2:pose_end:4] = True  # pose points are (x, y, z, visibility)
-    z[pose_end + 2::3] = True  # face and hand points are (x, y, z)
+    z[2:POSE_END:4] = True  # pose points are (x, y, z, visibility)
+    z[POSE_END + 2::3] = True  # face and hand points are (x, y, z)
     keypoints[:, z] -= 0.5
-    keypoints[:, face_end:left_end] = 0.0
+    keypoints[:, FACE_END:LEFT_END] = 0.0
     return np.stack([zeros, uniform, keypoints]), ("zeros", "a uniform [0, 1) window", "a keypoint-like window")
 
 

@@ -10,13 +10,11 @@ import numpy as np
 import redis
 
 from services.gateway.live import id_key
-from shared.codec import FACE
+from shared.codec import FACE, HAND_POINTS, POSE_END, POSE_POINTS
 from shared.errors import DecodeError
 from shared.health import assess
 from shared.keys import Keys
 from shared.messages import FrameMessage, KeypointsMessage, ModelAnnouncement, TrainResult, decode_keypoints_entry
-
-POSE_POINTS = 33
 
 
 def text(value: bytes | str) -> str:
@@ -62,8 +60,8 @@ def latest_keypoints(client: redis.Redis, keys: Keys, camera_id: str) -> dict | 
 
 def keypoints_view(message: KeypointsMessage) -> dict:
     vector = message.vector  # 1662 floats: the message checked its length
-    pose = vector[:POSE_POINTS * 4].reshape(POSE_POINTS, 4)
-    hands = vector[FACE.stop:].reshape(2, 21, 3)
+    pose = vector[:POSE_END].reshape(POSE_POINTS, 4)
+    hands = vector[FACE.stop:].reshape(2, HAND_POINTS, 3)
 
     def points(array: np.ndarray, found: bool) -> list[list[float]]:
         return np.round(array, 4).tolist() if found else []

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from shared.codec import VECTOR_SIZE
-
-POSE, FACE, HAND = 33, 468, 21
+from shared.codec import FACE_POINTS, HAND_POINTS, POSE_POINTS, VECTOR_SIZE
 
 
 def _points(landmarks, count: int, with_visibility: bool) -> np.ndarray | None:
@@ -29,10 +27,10 @@ def _points(landmarks, count: int, with_visibility: bool) -> np.ndarray | None:
 def keypoint_vector(results) -> tuple[np.ndarray, tuple[str, ...]]:
     """The vector and the names of the parts found, from a Holistic result."""
     parts = (
-        ("pose", _points(results.pose_landmarks, POSE, True), POSE * 4),
-        ("face", _points(results.face_landmarks, FACE, False), FACE * 3),
-        ("left_hand", _points(results.left_hand_landmarks, HAND, False), HAND * 3),
-        ("right_hand", _points(results.right_hand_landmarks, HAND, False), HAND * 3),
+        ("pose", _points(results.pose_landmarks, POSE_POINTS, True), POSE_POINTS * 4),
+        ("face", _points(results.face_landmarks, FACE_POINTS, False), FACE_POINTS * 3),
+        ("left_hand", _points(results.left_hand_landmarks, HAND_POINTS, False), HAND_POINTS * 3),
+        ("right_hand", _points(results.right_hand_landmarks, HAND_POINTS, False), HAND_POINTS * 3),
     )
     vector = np.concatenate([arr if arr is not None else np.zeros(size, np.float32) for _, arr, size in parts])
     assert vector.size == VECTOR_SIZE
