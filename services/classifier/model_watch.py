@@ -29,35 +29,9 @@ from shared.redis_client import CONNECTION_ERRORS, Backoff, is_outage
 
 log = logging.getLogger(__name__)
 
-PAYLOAD_VALUE_CHARS = 200  # a dead letter keeps this much of each announced field
-PAYLOAD_FIELDS = 16
 REASON_CHARS = 500
 UNEXPECTED_WAIT_S = 1.0  # the watch loop's pause after an error it did not expect
 KEEP_SERVED = 2  # the model serving and the one before it, to go back to
-
-
-def bounded_payload(fields: Mapping) -> str:
-    """`dead_payload` of an entry, each value cut to its first 200 characters with its original length noted.
-
-    An announcement may carry anything (a 5,000-character path); its dead letter stays small.
-    """
-    out: dict[str, object] = {}
-    items = list(fields.items())
-    for key, value in items[:PAYLOAD_FIELDS]:
-        key = key.decode(errors="replace") if isinstance(key, (bytes, bytearray)) else str(key)
-        if isinstance(value, (bytes, bytearray)):
-            try:
-                value = bytes(value).decode()
-            except UnicodeDecodeError:
-                value = bytes(value)[:PAYLOAD_VALUE_CHARS // 2] if len(value) > PAYLOAD_VALUE_CHARS // 2 else value
-        else:
-            value = str(value)
-        if isinstance(value, str) and len(value) > PAYLOAD_VALUE_CHARS:
-            value = f"{value[:PAYLOAD_VALUE_CHARS]}... (truncated, {len(value)} characters)"
-        out[key[:PAYLOAD_VALUE_CHARS]] = value
-    if len(items) > PAYLOAD_FIELDS:
-        out["truncated_fields"] = f"{len(items) - PAYLOAD_FIELDS} more fields left out"
-    return dead_payload(out)
 
 
 def _bounded_reason(reason: str) -> str:
@@ -258,7 +232,7 @@ class ModelWatch:
     def _dead(self, entry_id: str, fields: Mapping, reason: str) -> None:
         """Copy a refused model's announcement to `dead`, small; with Redis down it is only logged."""
         letter = DeadLetter(service="classifier", worker=self.worker, reason=_bounded_reason(reason),
-                            stream=self.keys.models, entry_id=entry_id, ts=now_ms(), payload=bounded_payload(fields))
+                            stream=self.keys.models, entry_id=entry_id, ts=now_ms(), payload=dead_payload(fields))
         try:
             self.redis.xadd(self.keys.dead, letter.encode(), maxlen=self.stream_maxlen, approximate=True)
         except Exception as e:

@@ -166,7 +166,8 @@ def test_an_announced_5000_character_path_is_refused_at_once_as_a_model_error_no
     raw = r.xrange(keys.dead)[0][1]
     assert sum(len(k) + len(v) for k, v in raw.items()) < 2048
     payload = json.loads(letter["payload"])
-    assert payload["version"] == "v9" and payload["path"].startswith("/tmp/aaa") and "5005" in payload["path"]
+    assert payload["version"] == "v9" and payload["path"]["text"].startswith("/tmp/aaa")
+    assert payload["path"]["chars"] == 5005  # cut as every dead letter cuts a field, saying how long it was
     assert not [rec for rec in caplog.records if "unreachable" in rec.getMessage()]
 
     announce(r, keys, "v2", versions["v2"])
