@@ -105,13 +105,16 @@ def load_mp_data(root: Path, actions: list[str] | None = None) -> Dataset:
     if not root.is_dir():
         raise DataError(f"{root}: no such folder; pass an MP_DATA folder (<action>/<sequence>/<frame>.npy)")
     action_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if actions:
-        missing = sorted(set(actions) - {p.name for p in action_dirs})
-        if missing:
-            raise DataError(f"{root}: no folder for action(s) {missing}")
-        action_dirs = [p for p in action_dirs if p.name in actions]
     if not action_dirs:
         raise DataError(f"{root}: no action folders; expected <action>/<sequence>/<frame>.npy")
+    if actions:
+        # A folder may hold some of the actions (a user's own new sign) while other sources hold the
+        # rest; read_data checks that the pool has them all.
+        chosen = [p for p in action_dirs if p.name in actions]
+        if not chosen:
+            raise DataError(f"{root}: holds none of the actions {', '.join(actions)} (it has "
+                            f"{', '.join(p.name for p in action_dirs)}); leave it out or name its actions")
+        action_dirs = chosen
     X, y = [], []
     for action_dir in action_dirs:
         seq_dirs = [p for p in action_dir.iterdir() if not p.name.startswith(".")]
@@ -180,7 +183,14 @@ def read_data(paths: list[Path], actions: list[str] | None = None) -> Dataset:
         else:
             parts.append(load_mp_data(path, actions))
     data = Dataset.concat(parts)
-    return data.subset(np.isin(data.y, actions)) if actions else data
+    if not actions:
+        return data
+    found = sorted(set(data.y.tolist()))
+    missing = [a for a in actions if a not in found]
+    if missing:
+        raise DataError(f"no recordings of {', '.join(missing)} in {', '.join(str(p) for p in paths)[:300]} "
+                        f"(they hold {', '.join(found)[:300]}); record them or drop them from --actions")
+    return data.subset(np.isin(data.y, actions))
 
 
 def export_mp_data(npz_path: Path, root: Path) -> int:

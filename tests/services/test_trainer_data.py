@@ -144,3 +144,23 @@ def test_unknown_recordings_of_a_trained_sign_keep_its_label_and_unknown_is_rese
     assert pooled.y[-2:].tolist() == ["hello", UNKNOWN]
     with pytest.raises(DataError, match="already has a label 'unknown'"):
         with_unknown(pooled, [path])
+
+
+def test_actions_may_come_from_different_sources_a_users_own_sign_beside_the_shared_ones(tmp_path):
+    write_sequence(tmp_path, "please", "0")
+    write_sequence(tmp_path, "please", "1")
+    write_sequence(tmp_path, "hello", "0")  # also recorded, not asked for
+    data = load_data([tmp_path, SIGNERS / "signer_00.npz"], actions=["hello", "thanks", "please"])
+    assert data.counts() == {"hello": 31, "please": 2, "thanks": 30}
+
+
+@pytest.mark.parametrize("actions, message", [
+    (["hello", "please", "helo"], r"no recordings of helo in .*\(they hold hello, iloveyou, please, thanks\); "
+                                  r"record them or drop them from --actions"),
+    (["hello", "thanks", "iloveyou"], r"holds none of the actions hello, thanks, iloveyou \(it has please\); "
+                                      r"leave it out or name its actions"),
+])
+def test_an_action_no_source_holds_or_a_source_with_none_of_them_is_one_line(tmp_path, actions, message):
+    write_sequence(tmp_path, "please", "0")
+    with pytest.raises(DataError, match=message):
+        load_data([tmp_path, SIGNERS / "signer_00.npz"], actions=actions)
