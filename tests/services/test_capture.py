@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from services.capture.main import run_capture
+from services.capture.publisher import resized
 from services.capture.settings import CaptureSettings
 from shared.codec import decode_jpeg
 from shared.messages import FrameMessage
@@ -161,3 +162,14 @@ def test_frames_are_chosen_by_media_time_whatever_the_source_rate():
     assert len(skipped) == 30
     assert len(list(at_rate(source(25, 4), 15))) == 60  # 4 s of a 25 fps file at 15 fps
     assert len(list(at_rate(source(10, 3), 15))) == 30  # a slower source gives what it has
+
+
+def test_frames_are_resized_bilinear_down_to_half_size_and_by_area_below():
+    frame = np.random.default_rng(0).integers(0, 256, (720, 1280, 3), dtype=np.uint8)
+    assert resized(frame, 1280, 720) is frame
+    # Bilinear within half size: 4 times cheaper at 1280x720 -> 960 with keypoints within a pixel (bench/results/resize.md).
+    np.testing.assert_array_equal(resized(frame, 960, 540), cv2.resize(frame, (960, 540), interpolation=cv2.INTER_LINEAR))
+    np.testing.assert_array_equal(resized(frame, 640, 360), cv2.resize(frame, (640, 360), interpolation=cv2.INTER_LINEAR))
+    # Smaller than half: area averaging, so that fine detail does not alias.
+    np.testing.assert_array_equal(resized(frame, 480, 270), cv2.resize(frame, (480, 270), interpolation=cv2.INTER_AREA))
+    assert not np.array_equal(resized(frame, 480, 270), cv2.resize(frame, (480, 270), interpolation=cv2.INTER_LINEAR))
