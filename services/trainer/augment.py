@@ -27,6 +27,8 @@ class AugmentOptions:
     speed: float = 0.2
     repeat_frames_p: float = 0.3
     drop_hand_p: float = 0.2
+    time_shift: int = 0  # most frames a window is moved in time (0: never)
+    time_shift_p: float = 0.5
 
 
 def split(window: np.ndarray):
@@ -79,6 +81,12 @@ def repeat_frames(window: np.ndarray, rng: np.random.Generator, most: int = 3) -
     return out
 
 
+def shift_in_time(window: np.ndarray, offset: int) -> np.ndarray:
+    """The window `offset` frames later (positive) or earlier, the edge frame held where the recording
+    runs out: a sign caught part-way in, the person still before or after it, as live windows see it."""
+    return window[np.clip(np.arange(WINDOW) - offset, 0, WINDOW - 1)]
+
+
 def drop_hand(window: np.ndarray, rng: np.random.Generator, most_frames: int = 8) -> np.ndarray:
     out = window.copy()
     start = rng.integers(0, WINDOW)
@@ -104,6 +112,8 @@ class Augmenter:
             window = repeat_frames(window, rng)
         if rng.random() < o.drop_hand_p:
             window = drop_hand(window, rng)
+        if o.time_shift and rng.random() < o.time_shift_p:
+            window = shift_in_time(window, int(rng.integers(-o.time_shift, o.time_shift + 1)))
         return window.astype(np.float32, copy=False)
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ import numpy as np
 
 from services.trainer.acceptance import Verdict, judge
 from services.trainer.audit import AuditResult, audit_labels
+from services.trainer.augment import AugmentOptions, Augmenter
 from services.trainer.data import Dataset, refuse_faceless
 from services.trainer.metrics import save_confusion_png, scores
 from services.trainer.model import build_model, mirror_averaged
@@ -29,6 +30,7 @@ class TrainOptions:
     hand_shape: bool = False  # also give the network each hand relative to its wrist (HandShape)
     velocity: bool = False  # also give the network each float's change since the previous frame (Velocity)
     mirror_average: bool = False  # serve the mean of the window's and its mirror image's probabilities
+    time_shift: int = 0  # with augment, also move windows up to this many frames in time (shift_in_time)
     audit: bool = False  # first leave out groups whose labels contradict the other sources (audit.py)
     audit_epochs: int = 20  # epochs of each quick model the audit trains
     epochs: int = 200
@@ -84,7 +86,8 @@ def fit(data: Dataset, options: TrainOptions, log_dir: Path | None = None, verbo
                                                        restore_best_weights=True))
     x_train, y_train = data.X[train_idx], one_hot(y_idx[train_idx], len(labels))
     if options.augment:
-        training_data = {"x": augmented_batches(x_train, y_train, options.batch_size, options.seed)}
+        training_data = {"x": augmented_batches(x_train, y_train, options.batch_size, options.seed,
+                                                AugmentOptions(time_shift=options.time_shift))}
     else:
         training_data = {"x": x_train, "y": y_train, "batch_size": options.batch_size}
     started = time.perf_counter()
@@ -101,16 +104,15 @@ def fit(data: Dataset, options: TrainOptions, log_dir: Path | None = None, verbo
     return model, labels, val_idx, history.history, seconds_per_epoch
 
 
-def augmented_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int):
+def augmented_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int,
+                      augment: AugmentOptions = AugmentOptions()):
     """Shuffled batches of freshly augmented windows, new ones every epoch."""
     import keras
-
-    from services.trainer.augment import Augmenter
 
     class AugmentedBatches(keras.utils.PyDataset):
         def __init__(self):
             super().__init__()
-            self.augmenter = Augmenter(seed=seed)
+            self.augmenter = Augmenter(augment, seed=seed)
             self.order = self.augmenter.rng.permutation(len(x))
 
         def __len__(self):

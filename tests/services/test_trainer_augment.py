@@ -6,11 +6,13 @@ import pytest
 from services.trainer.augment import (
     FACE_END,
     LEFT_END,
+    AugmentOptions,
     Augmenter,
     change_speed,
     drop_hand,
     found,
     mirror,
+    shift_in_time,
     split,
     transform,
 )
@@ -80,3 +82,25 @@ def test_dropping_a_hand_zeroes_only_one_hand_for_a_few_frames(windows):
         assert columns.min() >= FACE_END and (columns.max() < LEFT_END or columns.min() >= LEFT_END)
         assert np.all(d[rows, columns] == 0) and len(set(rows.tolist())) <= 8
     assert changes >= 10
+
+
+def test_a_window_shifted_in_time_holds_its_edge_frame_where_the_recording_runs_out(windows):
+    w = windows[0]
+    later = shift_in_time(w, 5)
+    np.testing.assert_array_equal(later[5:], w[:25])
+    np.testing.assert_array_equal(later[:5], np.repeat(w[:1], 5, axis=0))
+    earlier = shift_in_time(w, -5)
+    np.testing.assert_array_equal(earlier[:25], w[5:])
+    np.testing.assert_array_equal(earlier[25:], np.repeat(w[-1:], 5, axis=0))
+    np.testing.assert_array_equal(shift_in_time(w, 0), w)
+
+
+def test_time_shift_is_off_by_default_and_moves_windows_when_asked(windows):
+    # Off by default: the default augmentation draws the same random numbers as before the option existed.
+    np.testing.assert_array_equal(Augmenter(seed=3)(windows), Augmenter(AugmentOptions(time_shift=0), seed=3)(windows))
+    plain = AugmentOptions(mirror_p=0, rotate_deg=0, scale=0, shift=0, speed=0, repeat_frames_p=0, drop_hand_p=0)
+    unchanged = Augmenter(plain, seed=3)(windows)
+    np.testing.assert_allclose(unchanged, windows, atol=1e-6)
+    shifted = Augmenter(AugmentOptions(**{**plain.__dict__, "time_shift": 8, "time_shift_p": 1.0}), seed=3)(windows)
+    held_edges = [bool(np.all(s[0] == s[1]) or np.all(s[-1] == s[-2])) for s in shifted]
+    assert sum(held_edges) >= len(windows) // 2, held_edges
