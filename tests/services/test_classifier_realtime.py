@@ -90,6 +90,24 @@ def test_a_camera_whose_numbering_restarts_is_classified_again(r, keys, versions
     assert [seq for seq, _ in lag_ms(r, keys, "cam")] == [29, 34, 39, 29, 34]
 
 
+def test_a_capture_restart_it_announces_starts_the_window_anew_even_when_quick(r, keys, versions, start_classifier):
+    origin = classified_40_frames(r, keys, versions, start_classifier)
+    r.hset(keys.cameras, "cam", json.dumps({"source": "test", "started_ms": origin, "first_seq": 0}))
+    time.sleep(1.0)  # the run the 40 frames came from, as capture announced it
+    # Capture restarted within 0.3 s (shorter than the hole that resets a window by itself), its
+    # numbering continuing, and announced the run before its first frame, as capture does.
+    restarted = origin + round(40 * FRAME_MS) + 300
+    r.hset(keys.cameras, "cam", json.dumps({"source": "test", "started_ms": restarted, "first_seq": 40}))
+    time.sleep(1.0)  # the classifier reads the cameras hash every 0.2 s here
+    for seq in range(40, 80):
+        r.xadd(keys.keypoints("cam"), keypoints("cam", seq, restarted + round((seq - 40) * FRAME_MS)))
+    assert wait_for(lambda: lag_ms(r, keys, "cam")[-1][0] == 79, 10), lag_ms(r, keys, "cam")
+    after = [p for p in predictions(r, keys) if p.seq >= 40]
+    # No window mixes the two runs: the first after the restart waits for 30 frames of the new one.
+    assert [p.seq for p in after] == [69, 74, 79], [p.seq for p in after]
+    assert all(p.frames == 30 for p in after)
+
+
 def test_a_batch_that_fails_in_an_unexpected_way_is_acknowledged_dead_lettered_and_the_classifier_goes_on(
         r, keys, redis_url, namespace, versions, tmp_path):
     import threading
