@@ -37,6 +37,7 @@ import numpy as np  # noqa: E402
 from bench_videos import VIDEOS, clip_keypoints, smoothed_detections, windows_of  # noqa: E402
 from streams import FPS, STRIDE, StreamScore, judge, person_stream, stream_probabilities  # noqa: E402
 from services.classifier.runner import fast_runner  # noqa: E402
+from services.classifier.settings import ClassifierSettings  # noqa: E402
 from services.trainer.data import add_unknown, load_data, read_data, without_hands  # noqa: E402
 from services.trainer.generalisation import signer_folds  # noqa: E402
 from services.trainer.training import TrainOptions, fit  # noqa: E402
@@ -204,7 +205,7 @@ def main() -> None:
           f"{' and '.join(HELD_OUT)} (never trained by either model: {counts['held_out_signs']} windows in all), "
           f"the other signs of ../shared/datasets/other_signs ({counts['other_signs']}), and each sign window "
           "with both hands removed. A window is reported when its top label is a sign at or above the threshold.",
-          "", "`bench/bench_unknown.py`; the classifier's default threshold is 0.7.", ""]
+          "", f"`bench/bench_unknown.py`; the classifier's default threshold is {ClassifierSettings().threshold}.", ""]
     for config in configs:
         md += [f"## {config}", "",
                "| threshold | missed signs | wrong sign | false: held-out signs | false: other signs "
