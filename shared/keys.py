@@ -62,6 +62,10 @@ class Keys:
     def train_results(self) -> str:
         return self._key("train:results")
 
+    def train_progress(self, request_id: str) -> str:
+        """Hash with a TTL: how far the trainer is with one request (TrainProgress), while and after it trains."""
+        return self._key(f"train:progress:{request_id}")
+
     @property
     def dead(self) -> str:
         return self._key("dead")

@@ -314,6 +314,20 @@ class TrainResult(Flat):
 
 
 @dataclass(frozen=True)
+class TrainProgress(Flat):
+    """How far the trainer is with a request, in the `train:progress:<request_id>` hash: the epoch last
+    finished (0 before the first) of at most `epochs`, with that epoch's validation accuracy."""
+
+    request_id: str
+    worker: str
+    epoch: int
+    epochs: int
+    val_accuracy: float
+    started_ms: int
+    updated_ms: int
+
+
+@dataclass(frozen=True)
 class DeadLetter(Flat):
     """A message that could not be processed, copied to `dead` so nothing is lost silently."""
 

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from shared.health import beat
-from shared.messages import Detection, KeypointsMessage, ModelAnnouncement, now_ms
+from shared.messages import (Detection, KeypointsMessage, ModelAnnouncement, TrainProgress, TrainRequest, TrainResult,
+                             now_ms)
 from tests.conftest import REPO, SIGNERS, VIDEOS
 from tests.debian_packages import ensure
 from tests.frames import publish_frames, video_jpegs
@@ -81,6 +82,31 @@ def test_the_dashboard_shows_every_camera_and_a_new_detection_within_a_second(ch
         errors = [e for e in chromium.get_log("browser") if e["level"] == "SEVERE"]
         assert not errors, errors
         print(f"detection on the page {seconds * 1000:.0f} ms after it was published")
+    finally:
+        gateway.stop()
+    assert "Traceback" not in gateway.log()
+
+
+def test_the_train_button_shows_the_training_epoch_by_epoch_then_its_result(chromium, service_env, r, keys):
+    gateway = start_gateway(service_env, "--train-data", "/data/MP_DATA")
+    status = "return document.getElementById('train-status').textContent"
+    chromium.get("about:blank")
+    chromium.get_log("browser")  # the page of a test before, whose gateway has gone, said so
+    try:
+        chromium.get(gateway.url + "/")
+        chromium.find_element("id", "train").click()
+        assert wait_for(lambda: r.xlen(keys.train_requests) == 1, timeout_s=5)
+        request_id = TrainRequest.decode(r.xrange(keys.train_requests)[0][1]).request_id
+        progress = TrainProgress(request_id=request_id, worker="trainer-1", epoch=3, epochs=40, val_accuracy=0.912,
+                                 started_ms=now_ms(), updated_ms=now_ms())
+        r.hset(keys.train_progress(request_id), mapping=progress.encode())
+        assert wait_for(lambda: "epoch 3 of at most 40, validation accuracy 91.2%" in chromium.execute_script(status),
+                        timeout_s=10), chromium.execute_script(status)
+        r.xadd(keys.train_results, TrainResult(request_id=request_id, status="done", version="v0002", promoted=1).encode())
+        assert wait_for(lambda: chromium.execute_script(status).startswith("done: v0002 promoted"), timeout_s=10), \
+            chromium.execute_script(status)
+        errors = [e for e in chromium.get_log("browser") if e["level"] == "SEVERE"]
+        assert not errors, errors
     finally:
         gateway.stop()
     assert "Traceback" not in gateway.log()

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from shared.health import beat
-from shared.messages import Detection, KeypointsMessage, ModelAnnouncement, TrainRequest, TrainResult, now_ms
+from shared.messages import (Detection, KeypointsMessage, ModelAnnouncement, TrainProgress, TrainRequest, TrainResult,
+                             now_ms)
 from shared.stats import Stats
 from tests.conftest import SIGNERS, VIDEOS
 from tests.frames import publish_frames, video_jpegs
@@ -103,11 +104,17 @@ def test_models_serving_and_training_requests(gateway, r, keys):
         request = TrainRequest.decode(fields)
         assert (request.data, request.options, request.request_id) == (["/data/MP_DATA"], {"epochs": 5}, request_id)
 
-        assert http.get(f"/api/train/{request_id}").status_code == 404  # not trained yet
+        assert http.get(f"/api/train/{request_id}").status_code == 404  # not taken up yet
+        progress = TrainProgress(request_id=request_id, worker="trainer-1", epoch=3, epochs=5, val_accuracy=0.9,
+                                 started_ms=1, updated_ms=2)
+        r.hset(keys.train_progress(request_id), mapping=progress.encode())
+        training = http.get(f"/api/train/{request_id}").json()
+        assert (training["status"], training["progress"]["epoch"], training["progress"]["epochs"]) == ("training", 3, 5)
         r.xadd(keys.train_results, TrainResult(request_id=request_id, status="done", version="v0002",
                                                promoted=1).encode())
         result = http.get(f"/api/train/{request_id}").json()
         assert (result["status"], result["version"], result["promoted"]) == ("done", "v0002", 1)
+        assert result["progress"]["epoch"] == 3
 
         no_data = http.post("/api/train", json={})
         assert no_data.status_code == 422 and "--train-data" in no_data.json()["detail"]

@@ -104,14 +104,25 @@ class TrainAccepted(BaseModel):
     id: str = Field(description="the request's id on `train:requests`")
 
 
-class TrainResultView(BaseModel):
-    id: str
+class TrainProgressView(BaseModel):
+    epoch: int = Field(description="epochs finished (0 before the first)")
+    epochs: int = Field(description="at most this many; early stopping may end sooner")
+    val_accuracy: float = Field(description="validation accuracy after the last finished epoch")
+    started_ms: int
+    updated_ms: int
+    worker: str
     request_id: str
-    status: str
+
+
+class TrainResultView(BaseModel):
+    id: str = Field(description="the result's entry on train:results; empty while training")
+    request_id: str
+    status: str = Field(description="training, done or rejected")
     version: str
     promoted: int
     reason: str
     metrics: dict
+    progress: TrainProgressView | None = None
 
 
 class Problem(BaseModel):

@@ -235,10 +235,11 @@ def create_app(settings: GatewaySettings, token: str | None) -> FastAPI:
     @app.get("/api/train/{request_id}", response_model=api.TrainResultView, responses={404: PROBLEM},
              tags=["models"])
     def training_result(request_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]) -> dict:
+        """The request's result; while it trains, status `training` with the epochs done so far."""
         found = readers.train_result(client, keys, request_id)
         if found is None:
-            raise HTTPException(404, f"no result for {request_id!r} yet: training takes minutes, or the trainer "
-                                     "is not running (GET /api/health)")
+            raise HTTPException(404, f"nothing of {request_id!r} yet: the trainer takes requests one at a time, "
+                                     "or it is not running (GET /api/health)")
         return found
 
     @app.get("/metrics", tags=["health"], responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})

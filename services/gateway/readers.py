@@ -14,7 +14,8 @@ from shared.codec import FACE, HAND_POINTS, POSE_END, POSE_POINTS
 from shared.errors import DecodeError
 from shared.health import assess
 from shared.keys import Keys
-from shared.messages import FrameMessage, KeypointsMessage, ModelAnnouncement, TrainResult, decode_keypoints_entry
+from shared.messages import (FrameMessage, KeypointsMessage, ModelAnnouncement, TrainProgress, TrainResult,
+                             decode_keypoints_entry)
 
 
 def text(value: bytes | str) -> str:
@@ -126,14 +127,28 @@ def recent(client: redis.Redis, key: str, message_class, count: int, camera: str
 
 
 def train_result(client: redis.Redis, keys: Keys, request_id: str, scan: int = 1000) -> dict | None:
+    """The request's result, or while it trains, a `training` answer; both with its progress, if any."""
+    progress = train_progress(client, keys, request_id)
     for entry_id, fields in client.xrevrange(keys.train_results, count=scan):
         try:
             result = TrainResult.decode(fields)
         except DecodeError:
             continue
         if result.request_id == request_id:
-            return {"id": text(entry_id), **asdict(result)}
-    return None
+            return {"id": text(entry_id), **asdict(result), "progress": progress}
+    if progress is None:
+        return None
+    return {"id": "", **asdict(TrainResult(request_id=request_id, status="training")), "progress": progress}
+
+
+def train_progress(client: redis.Redis, keys: Keys, request_id: str) -> dict | None:
+    fields = client.hgetall(keys.train_progress(request_id))
+    if not fields:
+        return None
+    try:
+        return asdict(TrainProgress.decode(fields))
+    except DecodeError:
+        return None
 
 
 def stats(client: redis.Redis, keys: Keys, services: tuple[str, ...]) -> dict[str, dict[str, dict]]:

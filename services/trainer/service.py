@@ -14,6 +14,7 @@ from pathlib import Path
 import redis
 from pydantic import ValidationError
 
+from services.trainer.progress import ProgressReport
 from services.trainer.settings import TrainerSettings
 from services.trainer.train_cli import train_and_promote, training_data
 from shared.consumer import ConsumerOptions, Entry, StreamConsumer
@@ -86,7 +87,8 @@ class TrainerService(StreamConsumer):
                 if isinstance(e, ValidationError) else str(e)
             return TrainResult(request_id=request_id, status="rejected", reason=reason)
         log.info("request %s: training %s on %d sequences %s", request_id, settings.arch, len(data.y), data.counts())
-        outcome, promoted = train_and_promote(settings, data, verbose=0)
+        progress = ProgressReport(self.redis, self.keys, request_id, self.worker, settings.epochs)
+        outcome, promoted = train_and_promote(settings, data, verbose=0, on_epoch=progress)
         log.info("request %s: %s %s (%s)", request_id, outcome.version, "promoted" if promoted else "not promoted",
                  outcome.verdict.reason)
         metrics = {k: outcome.metrics[k] for k in ("accuracy", "n", "epochs_run", "seconds_per_epoch")}

@@ -9,7 +9,7 @@ from pathlib import Path
 from services.trainer.data import Dataset, load_data, refuse_faceless, with_unknown
 from services.trainer.promotion import promote
 from services.trainer.settings import TrainCommandSettings, TrainerSettings
-from services.trainer.training import TrainOptions, TrainOutcome, train
+from services.trainer.training import EpochHook, TrainOptions, TrainOutcome, train
 from shared.model_store import ModelStore
 from shared.errors import EXIT_ERROR, EXIT_OK
 from shared.logs import setup_logging
@@ -37,10 +37,11 @@ def training_data(settings: TrainerSettings, paths: list[Path]) -> Dataset:
     return data
 
 
-def train_and_promote(settings: TrainerSettings, data, verbose: int | None = None) -> tuple[TrainOutcome, bool]:
+def train_and_promote(settings: TrainerSettings, data, verbose: int | None = None,
+                      on_epoch: EpochHook | None = None) -> tuple[TrainOutcome, bool]:
     """Train on loaded data; promote when accepted. Returns the outcome and whether it was promoted."""
     store = ModelStore(settings.models_dir)
-    outcome = train(data, options_from(settings), store, verbose=verbose)
+    outcome = train(data, options_from(settings), store, verbose=verbose, on_epoch=on_epoch)
     if not outcome.verdict.accepted:
         return outcome, False
     client = None

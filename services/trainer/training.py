@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -67,7 +68,11 @@ def one_hot(idx: np.ndarray, n: int) -> np.ndarray:
     return np.eye(n, dtype=np.float32)[idx]
 
 
-def fit(data: Dataset, options: TrainOptions, log_dir: Path | None = None, verbose: int | None = None):
+EpochHook = Callable[[int, float], None]  # (epochs finished, that epoch's validation accuracy)
+
+
+def fit(data: Dataset, options: TrainOptions, log_dir: Path | None = None, verbose: int | None = None,
+        on_epoch: EpochHook | None = None):
     """Train a model on `data`; return (model, labels, validation indices, history, seconds per epoch)."""
     import keras
 
@@ -81,6 +86,9 @@ def fit(data: Dataset, options: TrainOptions, log_dir: Path | None = None, verbo
     callbacks = []
     if log_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(log_dir)))
+    if on_epoch is not None:
+        callbacks.append(keras.callbacks.LambdaCallback(
+            on_epoch_end=lambda epoch, logs: on_epoch(epoch + 1, float(logs.get("val_categorical_accuracy", 0.0)))))
     if options.patience:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=options.patience,
                                                        restore_best_weights=True))
@@ -143,12 +151,13 @@ def audited(data: Dataset, options: TrainOptions) -> tuple[Dataset, AuditResult 
     return result.kept, result
 
 
-def train(data: Dataset, options: TrainOptions, store: ModelStore, verbose: int | None = None) -> TrainOutcome:
+def train(data: Dataset, options: TrainOptions, store: ModelStore, verbose: int | None = None,
+          on_epoch: EpochHook | None = None) -> TrainOutcome:
     """Train, then write the whole version directory at once; nothing is left behind on failure."""
     building = store.begin()
     try:
         data, audit = audited(data, options)
-        model, labels, val_idx, history, seconds_per_epoch = fit(data, options, building / "logs", verbose)
+        model, labels, val_idx, history, seconds_per_epoch = fit(data, options, building / "logs", verbose, on_epoch)
         y_idx = np.array([labels.index(v) for v in data.y])
         metrics = scores(y_idx[val_idx], predict_labels(model, data.X[val_idx]), labels)
         metrics.update(

@@ -9,7 +9,7 @@ import pytest
 
 from services.trainer.main import TrainerServiceSettings, run_trainer
 from shared.health import read_beats
-from shared.messages import ModelAnnouncement, TrainRequest, TrainResult
+from shared.messages import ModelAnnouncement, TrainProgress, TrainRequest, TrainResult
 from tests.conftest import SIGNERS
 from tests.waiting import wait_for
 
@@ -78,3 +78,32 @@ def test_a_first_model_is_trained_where_none_exists_and_only_there(r, keys, redi
     stop.set()
     thread.join(30)
     assert len(results(r, keys)) == 1 and sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("v")) == ["v0001"]
+
+
+@pytest.mark.slow
+def test_a_request_shows_how_far_it_has_got_while_it_trains(r, keys, redis_url, namespace, tmp_path):
+    settings = TrainerServiceSettings(redis_url=redis_url, namespace=namespace, models_dir=tmp_path, augment=False)
+    stop = threading.Event()
+    thread = threading.Thread(target=run_trainer, args=(settings, stop), daemon=True)
+    thread.start()
+    seen = []
+    try:
+        request = TrainRequest(data=[str(SIGNERS / "signer_00.npz"), str(SIGNERS / "signer_01.npz")],
+                               options={"epochs": 5, "patience": 0, "min_accuracy": 0.0}, request_id="watched")
+        r.xadd(keys.train_requests, request.encode())
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and not results(r, keys):
+            fields = r.hgetall(keys.train_progress("watched"))
+            if fields:
+                seen.append(TrainProgress.decode(fields))
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        thread.join(30)
+    assert results(r, keys)[0].status == "done"
+    epochs_seen = sorted({p.epoch for p in seen})
+    assert epochs_seen[0] < 5 and len(epochs_seen) >= 3, epochs_seen  # watched while it trained, epoch by epoch
+    last = TrainProgress.decode(r.hgetall(keys.train_progress("watched")))
+    assert (last.request_id, last.epoch, last.epochs) == ("watched", 5, 5)
+    assert 0.0 < last.val_accuracy <= 1.0 and last.started_ms <= last.updated_ms and last.worker
+    assert 0 < r.ttl(keys.train_progress("watched")) <= 24 * 3600  # old requests' progress goes by itself

@@ -159,6 +159,12 @@ async function train() {
     const result = await fetch(`/api/train/${body.request_id}`);
     if (!result.ok) return;
     const r = await result.json();
+    if (r.status === "training") {
+      const p = r.progress;
+      status.textContent = `training: epoch ${p.epoch} of at most ${p.epochs}` +
+        (p.epoch ? `, validation accuracy ${(100 * p.val_accuracy).toFixed(1)}%` : "");
+      return;
+    }
     clearInterval(poll);
     status.textContent = `${r.status}: ${r.version || ""} ${r.promoted ? "promoted" : r.reason}`;
     refreshModels();
