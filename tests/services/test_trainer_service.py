@@ -107,3 +107,17 @@ def test_a_request_shows_how_far_it_has_got_while_it_trains(r, keys, redis_url, 
     assert (last.request_id, last.epoch, last.epochs) == ("watched", 5, 5)
     assert 0.0 < last.val_accuracy <= 1.0 and last.started_ms <= last.updated_ms and last.worker
     assert 0 < r.ttl(keys.train_progress("watched")) <= 24 * 3600  # old requests' progress goes by itself
+
+
+def test_progress_that_cannot_be_written_is_logged_and_training_goes_on(keys, caplog):
+    from services.trainer.progress import ProgressReport
+    from services.up.redis_server import free_port
+    from shared.redis_client import connect
+
+    away = connect(f"redis://127.0.0.1:{free_port()}/0")  # the service's kind of client; nothing listens there
+    report = ProgressReport(away, keys, "r1", "trainer-1", epochs=5)
+    for epoch in range(1, 6):
+        report(epoch, 0.5)  # never raises
+    assert (report.progress.epoch, report.progress.val_accuracy) == (5, 0.5)
+    warnings = [rec.getMessage() for rec in caplog.records if "training goes on" in rec.getMessage()]
+    assert 1 <= len(warnings) <= 2, warnings  # said once, not once per epoch
