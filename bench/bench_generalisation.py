@@ -213,9 +213,13 @@ def main() -> None:
         return
     seeds = [int(s) for s in args.seeds.split(",")]
     data_names = args.data.split(",")
-    labels = load_data([SHARED / "datasets" / name for name in data_names]).labels
-    signer_datasets = {signer: name for name in data_names
-                       for signer in sorted(set(load_data([SHARED / "datasets" / name]).groups.tolist()))}
+    # Names only: the rows load the data in their own processes.
+    labels: set[str] = set()
+    signer_datasets = {}
+    for name in data_names:
+        part = load_data([SHARED / "datasets" / name])
+        labels.update(part.labels)
+        signer_datasets.update({signer: name for signer in sorted(set(part.groups.tolist()))})
     # TensorFlow keeps memory from every fit (about 0.25 GB per short fit here, clear_session or not),
     # so each configuration trains in a process of its own that ends with it.
     rows = []
@@ -236,7 +240,7 @@ def main() -> None:
                 order = [c.name for c in CONFIGS]
                 rows.sort(key=lambda r: order.index(r["config"]) if r["config"] in order else len(order))
     result = {"folds": args.folds, "seeds": seeds, "epochs": args.epochs, "data": data_names,
-              "signer_datasets": signer_datasets, "labels": labels, "rows": rows}
+              "signer_datasets": signer_datasets, "labels": sorted(labels), "rows": rows}
     lines = render({"date": time.strftime("%Y-%m-%d"), **result})
     write_results(args.name, result, lines)
     print("\n".join(lines))

@@ -32,15 +32,12 @@ from services.classifier.settings import ClassifierSettings  # noqa: E402
 from services.classifier.shipped import SHIPPED_MODEL, SHIPPED_VERSION  # noqa: E402
 from services.keypoints.extract import Trackers  # noqa: E402
 from shared.codec import FACE_END, POSE_END, VECTOR_SIZE, decode_jpeg, encode_jpeg  # noqa: E402
+from shared.keypoint_mirror import X_COLUMNS, Y_OF  # noqa: E402
 
 WAYS = ("INTER_AREA", "capture's rule")
 
 
-def xy_columns() -> np.ndarray:
-    columns = np.zeros(VECTOR_SIZE, bool)
-    columns[0:POSE_END:4] = columns[1:POSE_END:4] = True  # pose points are (x, y, z, visibility)
-    columns[POSE_END::3] = columns[POSE_END + 1::3] = True  # face and hands are (x, y, z)
-    return columns
+XY_COLUMNS = np.concatenate([X_COLUMNS, Y_OF[X_COLUMNS]])  # x and y of every point
 
 
 def run_clip(name: str, max_width: int) -> dict:
@@ -75,7 +72,6 @@ def main() -> None:
     defaults = ClassifierSettings()
     model = load_serving_model(SHIPPED_MODEL, SHIPPED_VERSION)
     labels = list(model.labels)
-    columns = xy_columns()
     rows = []
     for entry in json.loads((VIDEOS / "manifest.json").read_text()):
         if entry["width"] <= args.max_width:
@@ -83,7 +79,7 @@ def main() -> None:
         run = run_clip(entry["file"], args.max_width)
         area, rule = (run["vectors"][way] for way in WAYS)
         both = (area != 0) & (rule != 0)
-        diff_px = (np.abs(area - rule)[:, columns][both[:, columns]] * run["size"][2])
+        diff_px = (np.abs(area - rule)[:, XY_COLUMNS][both[:, XY_COLUMNS]] * run["size"][2])
         said = {}
         for way in WAYS:
             windows = windows_of(run["vectors"][way])[::defaults.stride]

@@ -18,8 +18,9 @@ from typing import Protocol
 
 import numpy as np
 
-from shared.codec import FACE_END, LEFT_END, POSE_END, VECTOR_SIZE, WINDOW
+from shared.codec import FACE_END, LEFT_END, VECTOR_SIZE, WINDOW
 from shared.errors import ModelError
+from shared.keypoint_mirror import X_COLUMNS, Z_OF
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -119,10 +120,7 @@ def dry_run_windows() -> tuple[np.ndarray, tuple[str, ...]]:
     zeros = np.zeros((WINDOW, VECTOR_SIZE), np.float32)
     uniform = rng.random((WINDOW, VECTOR_SIZE), dtype=np.float32)
     keypoints = rng.random((WINDOW, VECTOR_SIZE), dtype=np.float32)
-    z = np.zeros(VECTOR_SIZE, bool)
-    z[2:POSE_END:4] = True  # pose points are (x, y, z, visibility)
-    z[POSE_END + 2::3] = True  # face and hand points are (x, y, z)
-    keypoints[:, z] -= 0.5
+    keypoints[:, Z_OF[X_COLUMNS]] -= 0.5  # every point's z
     keypoints[:, FACE_END:LEFT_END] = 0.0
     return np.stack([zeros, uniform, keypoints]), ("zeros", "a uniform [0, 1) window", "a keypoint-like window")
 

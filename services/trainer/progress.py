@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import redis
 
@@ -26,14 +27,14 @@ class ProgressReport:
     def __init__(self, client: redis.Redis, keys: Keys, request_id: str, worker: str, epochs: int):
         self.redis = client
         self.key = keys.train_progress(request_id)
+        started = now_ms()
         self.progress = TrainProgress(request_id=request_id, worker=worker, epoch=0, epochs=epochs, val_accuracy=0.0,
-                                      started_ms=now_ms(), updated_ms=now_ms())
+                                      started_ms=started, updated_ms=started)
         self._throttled = Throttled(log)
         self._write()
 
     def __call__(self, epoch: int, val_accuracy: float) -> None:
-        self.progress = TrainProgress(**{**self.progress.__dict__, "epoch": epoch, "val_accuracy": round(val_accuracy, 4),
-                                         "updated_ms": now_ms()})
+        self.progress = replace(self.progress, epoch=epoch, val_accuracy=round(val_accuracy, 4), updated_ms=now_ms())
         self._write()
 
     def _write(self) -> None:
