@@ -1,0 +1,96 @@
+"""Live video of people the product has never seen: every clip, through the real frame path and smoothing.
+
+Every clip of ../shared/clips and ../shared/videos (`live_video.py`: capture at 15 fps, resize,
+JPEG, MediaPipe in video mode; cached) is played once, with the person still before and after,
+and looped. A model version (default: the shipped one, as the classifier serves it: TFLite, its
+unknown weight) classifies the windows at the classifier's stride, and its smoothing (threshold,
+windows to confirm) turns them into detections. Per clip: windows right, detections right and
+wrong; in all: known-sign clips with a clean detection (at least one right, none wrong), clips
+where one sign was counted twice, false detections per minute of other-sign footage.
+
+    python bench/bench_live_video.py [--model DIR] [--name NAME] [--threshold T] [--confirm-windows N]
+Writes bench/results/<NAME>.json and .md (NAME: live_video).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from common import write_results
+
+import numpy as np  # noqa: E402
+
+from live_video import FPS, HELD_S, PLAYINGS, all_clips, judged_json, run_clips, totals  # noqa: E402
+from services.classifier.serving import load_serving_model  # noqa: E402
+from services.classifier.settings import ClassifierSettings  # noqa: E402
+from services.classifier.shipped import SHIPPED_MODEL, SHIPPED_VERSION  # noqa: E402
+from services.classifier.unknown_weight import weigh_unknown  # noqa: E402
+from shared.model_store import UNKNOWN  # noqa: E402
+
+
+def summary_lines(t: dict) -> list[str]:
+    return [f"- Known-sign clips with a clean detection (at least one right, none wrong): **{t['clean']} of "
+            f"{t['known_clips']}**; with a wrong detection: {t['with_wrong']}; with none: {t['silent']}; "
+            f"windows right: {t['windows_right']} of {t['known_windows']}.",
+            f"- A sign counted twice: {len(t['counted_twice'])} clip(s) {', '.join(t['counted_twice'])}".rstrip() + ".",
+            f"- Other-sign clips: {t['other_clips']} ({t['other_minutes']:.2f} min), **{t['false_detections']} false "
+            f"detections, {t['false_per_minute']:.2f} per minute**, on {t['other_clips_with_detection']} clips.",
+            f"- Known-sign clips without a clean detection: {', '.join(t['not_clean']) or 'none'}."]
+
+
+def detections_cell(judged) -> str:
+    return ", ".join(d["label"] + ("" if d["right"] else " (wrong)") for d in judged.detections) or "none"
+
+
+def main() -> None:
+    defaults = ClassifierSettings()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=SHIPPED_MODEL, help="a model version directory")
+    parser.add_argument("--name", default="live_video", help="results file name in bench/results")
+    parser.add_argument("--threshold", type=float, default=defaults.threshold)
+    parser.add_argument("--confirm-windows", type=int, default=defaults.confirm_windows)
+    parser.add_argument("--unknown-weight", type=float, default=defaults.unknown_weight)
+    args = parser.parse_args()
+    model = load_serving_model(args.model, SHIPPED_VERSION if args.model == SHIPPED_MODEL else None)
+    labels = list(model.labels)
+
+    def runner(windows: np.ndarray) -> np.ndarray:
+        return weigh_unknown(model.predict(windows), labels, args.unknown_weight)
+
+    clips = all_clips()
+    started = time.perf_counter()
+    results = run_clips(runner, labels, clips, defaults.stride, args.threshold, args.confirm_windows, (UNKNOWN,))
+    seconds = time.perf_counter() - started
+    overall = {playing: totals(clips, results[playing]) for playing in PLAYINGS}
+    md = [f"# Live video: {len(clips)} clips of people outside the data, through the live path "
+          f"({time.strftime('%Y-%m-%d')})", "",
+          f"Model `{args.model.name}` ({', '.join(labels)}); windows every {defaults.stride} frames at {FPS:g} fps, "
+          f"threshold {args.threshold}, {args.confirm_windows} windows in a row confirm a detection, unknown weight "
+          f"{args.unknown_weight}. `bench/bench_live_video.py` ({seconds:.0f} s with cached keypoints).", "",
+          f"Played once, the person still for {HELD_S:g} s before and after:", "", *summary_lines(overall["once"]), "",
+          "Looped, as `signstream up --camera clip.mp4` plays a file (windows starting within one pass):", "",
+          *summary_lines(overall["looped"]), "",
+          "| clip | sign | once: windows right | detections | looped: windows right | detections |",
+          "| --- | --- | --- | --- | --- | --- |"]
+    for clip in clips:
+        cells = []
+        for playing in PLAYINGS:
+            j = results[playing][clip.name]
+            top = max(j.said, key=j.said.get) if j.said else "-"
+            cells += [f"{j.windows_right} of {j.windows}" if clip.known else f"- ({j.windows}, mostly {top})",
+                      detections_cell(j)]
+        md.append(f"| {clip.name} | {clip.label or clip.sign + ' (other)'} | " + " | ".join(cells) + " |")
+    write_results(args.name, {
+        "model": str(args.model), "labels": labels, "stride": defaults.stride, "threshold": args.threshold,
+        "confirm_windows": args.confirm_windows, "unknown_weight": args.unknown_weight, "held_s": HELD_S,
+        "totals": overall,
+        "clips": {clip.name: {"sign": clip.sign, "label": clip.label,
+                              **{p: judged_json(results[p][clip.name]) for p in PLAYINGS}} for clip in clips},
+    }, md)
+    print("\n".join(md[:16]))
+
+
+if __name__ == "__main__":
+    main()
