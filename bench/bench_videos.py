@@ -77,14 +77,14 @@ def windows_of(vectors: np.ndarray) -> np.ndarray:
 
 
 def smoothed_detections(probs: np.ndarray, labels: list[str], threshold: float, confirm_windows: int,
-                        background: tuple[str, ...] = ()) -> list[str]:
+                        background: tuple[str, ...] = (), stride: int = 3) -> list[str]:
     """The detections the classifier's smoothing makes over a clip's windows, in order (one camera)."""
     from services.classifier.smoothing import Smoother
 
     smoother = Smoother(threshold, confirm_windows, background=background)
     found = []
     for i, p in enumerate(probs):
-        confirmed = smoother.update("clip", labels[int(p.argmax())], float(p.max()), i, i)
+        confirmed = smoother.update("clip", labels[int(p.argmax())], float(p.max()), i * stride, i * stride + WINDOW - 1)
         if confirmed:
             found.append(confirmed.label)
     return found

@@ -156,27 +156,28 @@ class Judged:
         return sum(not d["right"] for d in self.detections)
 
 
-def judge(clip: Clip, probs: np.ndarray, labels: list[str], threshold: float, confirm_windows: int,
-          background: tuple[str, ...], frames: int, smoother_options: dict | None = None) -> Judged:
+def judge(clip: Clip, probs: np.ndarray, labels: list[str], stride: int, threshold: float, confirm_windows: int,
+          background: tuple[str, ...], frames: int) -> Judged:
     from services.classifier.smoothing import Smoother
 
     top = probs.argmax(axis=1) if len(probs) else np.zeros(0, int)
     said = [labels[i] for i in top]
-    smoother = Smoother(threshold, confirm_windows, background=background, **(smoother_options or {}))
+    smoother = Smoother(threshold, confirm_windows, background=background)
     detections = []
     for i, p in enumerate(probs):
-        confirmed = smoother.update("clip", labels[int(p.argmax())], float(p.max()), i, i)
+        # The window's frames stand for its capture times, as the classifier gives them.
+        confirmed = smoother.update("clip", labels[int(p.argmax())], float(p.max()), i * stride, i * stride + WINDOW - 1)
         if confirmed:
             detections.append({"label": confirmed.label, "confidence": round(confirmed.confidence, 3),
-                               "first_window": confirmed.ts_start, "last_window": confirmed.ts_end,
+                               "first_frame": confirmed.ts_start, "last_frame": confirmed.ts_end,
                                "right": confirmed.label == clip.label})
     return Judged(len(said), dict(Counter(said)), sum(s == clip.label for s in said) if clip.known else None,
                   detections, frames / FPS / 60)
 
 
 def run_clips(runner: Runner, labels: list[str], clips: list[Clip], stride: int, threshold: float,
-              confirm_windows: int, background: tuple[str, ...], playings: tuple[str, ...] = PLAYINGS,
-              smoother_options: dict | None = None) -> dict[str, dict[str, Judged]]:
+              confirm_windows: int, background: tuple[str, ...], playings: tuple[str, ...] = PLAYINGS
+              ) -> dict[str, dict[str, Judged]]:
     """playing -> clip name -> how the clip, played that way, is judged."""
     out: dict[str, dict[str, Judged]] = {p: {} for p in playings}
     for clip in clips:
@@ -185,8 +186,8 @@ def run_clips(runner: Runner, labels: list[str], clips: list[Clip], stride: int,
             batch = windows(vectors, pass_frames, playing, stride)
             probs = runner(batch) if len(batch) else np.zeros((0, len(labels)), np.float32)
             frames = len(vectors) if playing == "once" else pass_frames
-            out[playing][clip.name] = judge(clip, np.asarray(probs), labels, threshold, confirm_windows, background,
-                                            frames, smoother_options)
+            out[playing][clip.name] = judge(clip, np.asarray(probs), labels, stride, threshold, confirm_windows,
+                                            background, frames)
     return out
 
 

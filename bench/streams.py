@@ -120,10 +120,11 @@ def judge(stream: Stream, probs: np.ndarray, labels: list[str], threshold: float
     found: set[int] = set()
     smoother = Smoother(threshold, confirm_windows, background=background)
     for i, p in enumerate(probs):
-        confirmed = smoother.update("stream", labels[int(p.argmax())], float(p.max()), i, i)
+        confirmed = smoother.update("stream", labels[int(p.argmax())], float(p.max()), i * STRIDE,
+                                    i * STRIDE + WINDOW - 1)  # the window's frames, as the classifier's capture times
         if confirmed is None:
             continue
-        first, last = confirmed.ts_start * STRIDE, confirmed.ts_end * STRIDE + WINDOW
+        first, last = confirmed.ts_start, confirmed.ts_end + 1
         overlapping = [(min(end, last) - max(start, first), n, kind, label)
                        for n, (start, end, kind, label) in enumerate(stream.spans) if start < last and end > first]
         same = [n for _, n, _, label in overlapping if label == confirmed.label]

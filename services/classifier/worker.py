@@ -112,6 +112,8 @@ class ClassifierWorker(StreamConsumer):
             for camera, window in self.windows.cameras.items():
                 for what, n in window.counts.items():
                     self.stats.counts[camera][what] = n
+            for camera, n in self.smoother.continued.items():
+                self.stats.counts[camera]["detections_continued"] = n
 
     # --- the model call ---------------------------------------------------------------------------
 

@@ -15,7 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from shared.codec import FACE_END, FACE_POINTS, HAND_POINTS, LEFT_END, POSE_END, POSE_POINTS, VECTOR_SIZE, WINDOW
+from shared.keypoint_mirror import X_COLUMNS
 from shared.keypoint_mirror import mirror as mirror  # one mirror for training and the served Mirror layer
+
+LEFT_SHOULDER, RIGHT_SHOULDER = 11, 12
 
 
 @dataclass(frozen=True)
@@ -23,12 +26,14 @@ class AugmentOptions:
     mirror_p: float = 0.5
     rotate_deg: float = 10.0
     scale: float = 0.1
+    stretch_y: float = 0.0  # y scaled by up to e**±this about the shoulders: another frame aspect (see below)
     shift: float = 0.05
-    speed: float = 0.2
+    speed: float = 0.2  # signing up to (1 + this) times faster or slower
     repeat_frames_p: float = 0.3
     drop_hand_p: float = 0.2
     time_shift: int = 0  # most frames a window is moved in time (0: never)
     time_shift_p: float = 0.5
+    face: bool = True  # False: leave the face points as they are (a model that drops the face never reads them)
 
 
 def split(window: np.ndarray):
@@ -96,25 +101,68 @@ def drop_hand(window: np.ndarray, rng: np.random.Generator, most_frames: int = 8
     return out
 
 
+def affine(batch: np.ndarray, angle_rad: np.ndarray, scale: np.ndarray, stretch_y: np.ndarray,
+           shift: np.ndarray, columns: np.ndarray = X_COLUMNS) -> np.ndarray:
+    """Per window of (n, 30, 1662): rotate, scale, stretch y and shift x, y about the shoulder centre.
+
+    MediaPipe's x is a share of the image's width and y of its height, so the same person looks
+    taller in a 16:9 frame than in a 4:3 one, and shorter in a square one: a y stretch is another
+    camera's frame aspect. z follows the scale; points not found stay zero. `columns`: the x
+    columns of the points to move (their y and z follow them).
+    """
+    out = batch.copy()
+    x, y, z = out[..., columns], out[..., columns + 1], out[..., columns + 2]  # (n, 30, points)
+    found_ = (x != 0) | (y != 0) | (z != 0)
+    shoulders = batch[..., [LEFT_SHOULDER * 4, LEFT_SHOULDER * 4 + 1, RIGHT_SHOULDER * 4, RIGHT_SHOULDER * 4 + 1]]
+    has = np.all(shoulders != 0, axis=-1)  # (n, 30)
+    centre = np.stack([(shoulders[..., 0] + shoulders[..., 2]) / 2, (shoulders[..., 1] + shoulders[..., 3]) / 2], -1)
+    seen = has.sum(axis=1, keepdims=True)
+    mean = np.where(seen > 0, (centre * has[..., None]).sum(axis=1) / np.maximum(seen, 1), 0.5)  # (n, 2)
+    centre = np.where(has[..., None], centre, mean[:, None, :])
+    c, s = (np.cos(angle_rad) * scale)[:, None, None], (np.sin(angle_rad) * scale)[:, None, None]
+    dx, dy = x - centre[..., :1], y - centre[..., 1:]
+    new_x = c * dx - s * dy + centre[..., :1] + shift[:, None, None, :1][..., 0]
+    new_y = (s * dx + c * dy) * stretch_y[:, None, None] + centre[..., 1:] + shift[:, None, None, 1:][..., 0]
+    out[..., columns] = np.where(found_, new_x, 0.0)
+    out[..., columns + 1] = np.where(found_, new_y, 0.0)
+    out[..., columns + 2] = np.where(found_, z * scale[:, None, None], 0.0)
+    return out
+
+
+def speed_positions(factor: np.ndarray) -> np.ndarray:
+    """(n, 30) frame indices of `change_speed` for each window's factor."""
+    centre = (WINDOW - 1) / 2
+    positions = centre + (np.arange(WINDOW)[None, :] - centre) * factor[:, None]
+    return np.round(np.clip(positions, 0, WINDOW - 1)).astype(int)
+
+
+NOT_FACE_X = X_COLUMNS[(X_COLUMNS < POSE_END) | (X_COLUMNS >= FACE_END)]
+
+
 class Augmenter:
+    """Augments a batch at once: the per-window changes above, drawn per window, in numpy over the batch."""
+
     def __init__(self, options: AugmentOptions = AugmentOptions(), seed: int = 0):
         self.options = options
         self.rng = np.random.default_rng(seed)
 
-    def one(self, window: np.ndarray) -> np.ndarray:
-        o, rng = self.options, self.rng
-        if rng.random() < o.mirror_p:
-            window = mirror(window)
-        window = transform(window, np.deg2rad(rng.uniform(-o.rotate_deg, o.rotate_deg)),
-                           1.0 + rng.uniform(-o.scale, o.scale), rng.uniform(-o.shift, o.shift, size=2))
-        window = change_speed(window, 1.0 + rng.uniform(-o.speed, o.speed))
-        if rng.random() < o.repeat_frames_p:
-            window = repeat_frames(window, rng)
-        if rng.random() < o.drop_hand_p:
-            window = drop_hand(window, rng)
-        if o.time_shift and rng.random() < o.time_shift_p:
-            window = shift_in_time(window, int(rng.integers(-o.time_shift, o.time_shift + 1)))
-        return window.astype(np.float32, copy=False)
-
     def __call__(self, batch: np.ndarray) -> np.ndarray:
-        return np.stack([self.one(w) for w in batch])
+        o, rng = self.options, self.rng
+        out = np.array(batch, dtype=np.float32, copy=True)
+        n = len(out)
+        flip = rng.random(n) < o.mirror_p
+        if flip.any():
+            out[flip] = mirror(out[flip])
+        out = affine(out, np.deg2rad(rng.uniform(-o.rotate_deg, o.rotate_deg, n)), 1.0 + rng.uniform(-o.scale, o.scale, n),
+                     np.exp(rng.uniform(-o.stretch_y, o.stretch_y, n)), rng.uniform(-o.shift, o.shift, (n, 2)),
+                     X_COLUMNS if o.face else NOT_FACE_X)
+        most = np.log1p(o.speed)
+        out = np.take_along_axis(out, speed_positions(np.exp(rng.uniform(-most, most, n)))[..., None], axis=1)
+        for i in np.flatnonzero(rng.random(n) < o.repeat_frames_p):
+            out[i] = repeat_frames(out[i], rng)
+        for i in np.flatnonzero(rng.random(n) < o.drop_hand_p):
+            out[i] = drop_hand(out[i], rng)
+        if o.time_shift:
+            for i in np.flatnonzero(rng.random(n) < o.time_shift_p):
+                out[i] = shift_in_time(out[i], int(rng.integers(-o.time_shift, o.time_shift + 1)))
+        return out

@@ -15,11 +15,33 @@ def test_a_sign_is_confirmed_once_after_enough_consecutive_windows():
     assert [(d.label, d.ts_start, d.ts_end) for d in found] == [("hello", 0, 2200)]
 
 
-def test_a_broken_run_is_not_confirmed_and_a_new_occurrence_is_reported_again():
+def test_a_broken_run_is_not_confirmed_and_two_signs_in_a_row_give_two():
     smoother = Smoother(threshold=0.7, confirm_windows=3)
-    found = feed(smoother, ["hello", "hello", "thanks", "hello", "hello", "hello", "thanks", "thanks", "thanks",
-                            "hello", "hello", "hello"])
-    assert [d.label for d in found] == ["hello", "thanks", "hello"]
+    found = feed(smoother, ["hello", "hello", "thanks", "hello", "hello", "hello", "thanks", "thanks", "thanks"])
+    assert [d.label for d in found] == ["hello", "thanks"]
+
+
+def test_a_sign_held_gives_one_detection():
+    assert [d.label for d in feed(Smoother(threshold=0.7, confirm_windows=3), ["hello"] * 60)] == ["hello"]
+
+
+def test_one_performance_whose_run_breaks_and_resumes_is_one_detection():
+    # Windows of 2 s every 100 ms: the run breaks for a window (the sign half out of view, a hand
+    # lost) and resumes over the same frames: the same performance, not a second hello.
+    for breaking in (["unknown"], ["thanks"], ["hello-low"]):
+        smoother = Smoother(threshold=0.7, confirm_windows=3, background=("unknown",))
+        labels = ["hello"] * 4 + breaking + ["hello"] * 4
+        found = [smoother.update("c", "hello" if label == "hello-low" else label, 0.5 if label == "hello-low" else 0.9,
+                                 i * 100, i * 100 + 2000) for i, label in enumerate(labels)]
+        assert [d.label for d in found if d] == ["hello"], breaking
+        assert smoother.continued["c"] == 1
+
+
+def test_the_same_sign_again_is_reported_once_its_windows_are_new_frames():
+    smoother = Smoother(threshold=0.7, confirm_windows=3, background=("unknown",))
+    found = feed(smoother, ["hello"] * 3 + ["unknown"] * 20 + ["hello"] * 3)  # the second run starts at 2.3 s
+    assert [(d.label, d.ts_start) for d in found] == [("hello", 0), ("hello", 2300)]
+    assert smoother.continued["c"] == 0
 
 
 def test_low_confidence_windows_break_a_run():

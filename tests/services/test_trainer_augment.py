@@ -6,8 +6,10 @@ import pytest
 from services.trainer.augment import (
     FACE_END,
     LEFT_END,
+    POSE_END,
     AugmentOptions,
     Augmenter,
+    affine,
     change_speed,
     drop_hand,
     found,
@@ -104,3 +106,33 @@ def test_time_shift_is_off_by_default_and_moves_windows_when_asked(windows):
     shifted = Augmenter(AugmentOptions(**{**plain.__dict__, "time_shift": 8, "time_shift_p": 1.0}), seed=3)(windows)
     held_edges = [bool(np.all(s[0] == s[1]) or np.all(s[-1] == s[-2])) for s in shifted]
     assert sum(held_edges) >= len(windows) // 2, held_edges
+
+
+def test_the_batch_transform_moves_each_window_as_the_single_window_one_does(windows):
+    angles, scales, shifts = np.array([0.1, -0.15]), np.array([1.05, 0.92]), np.array([[0.01, -0.02], [-0.03, 0.0]])
+    moved = affine(windows[:2], angles, scales, np.ones(2), shifts)
+    for i in range(2):
+        np.testing.assert_allclose(moved[i], transform(windows[i], angles[i], scales[i], shifts[i]), atol=1e-5)
+
+
+def test_a_y_stretch_changes_heights_and_keeps_widths_as_another_frame_aspect_would(windows):
+    w = windows[:1]
+    taller = affine(w, np.zeros(1), np.ones(1), np.array([1.33]), np.zeros((1, 2)))
+    pose, taller_pose = split(w[0])[0], split(taller[0])[0]
+    both = np.all(pose[:, [11, 12, 15], :2] != 0, axis=(1, 2))  # shoulders and a wrist found
+    assert both.any()
+    width = np.abs(pose[both, 11, 0] - pose[both, 12, 0])
+    np.testing.assert_allclose(np.abs(taller_pose[both, 11, 0] - taller_pose[both, 12, 0]), width, atol=1e-5)
+    height = pose[both, 15, 1] - (pose[both, 11, 1] + pose[both, 12, 1]) / 2
+    taller_height = taller_pose[both, 15, 1] - (taller_pose[both, 11, 1] + taller_pose[both, 12, 1]) / 2
+    np.testing.assert_allclose(taller_height, height * 1.33, atol=1e-5)
+    assert np.all((taller[0] == 0) == (w[0] == 0))  # missing points stay missing
+
+
+def test_a_model_without_the_face_gets_its_face_points_untouched(windows):
+    still = AugmentOptions(mirror_p=0, speed=0, repeat_frames_p=0, drop_hand_p=0, face=False)
+    out = Augmenter(still, seed=1)(windows)
+    np.testing.assert_array_equal(out[..., POSE_END:FACE_END], windows[..., POSE_END:FACE_END])
+    assert not np.allclose(out[..., :POSE_END], windows[..., :POSE_END])
+    with_face = Augmenter(AugmentOptions(**{**still.__dict__, "face": True}), seed=1)(windows)
+    assert not np.allclose(with_face[..., POSE_END:FACE_END], windows[..., POSE_END:FACE_END])
