@@ -44,6 +44,28 @@ def detections_cell(judged) -> str:
     return ", ".join(d["label"] + ("" if d["right"] else " (wrong)") for d in judged.detections) or "none"
 
 
+SWEEP = {"threshold": (0.5, 0.6, 0.7, 0.8, 0.9), "confirm_windows": (2, 3, 4, 5)}
+
+
+def sweep_lines(runner, labels: list[str], clips, stride: int) -> tuple[list[str], list[dict]]:
+    """The curve: clean known-sign clips against false detections, per threshold and confirmation length."""
+    rows = []
+    for threshold in SWEEP["threshold"]:
+        for confirm in SWEEP["confirm_windows"]:
+            results = run_clips(runner, labels, clips, stride, threshold, confirm, (UNKNOWN,))
+            rows.append({"threshold": threshold, "confirm_windows": confirm,
+                         **{p: totals(clips, results[p]) for p in PLAYINGS}})
+    lines = ["", "## Every threshold and confirmation length", "",
+             "| threshold / windows | once: clean of 21 | false (per min) | twice | looped: clean | false (per min) |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        once, looped = r["once"], r["looped"]
+        lines.append(f"| {r['threshold']} / {r['confirm_windows']} | {once['clean']} | {once['false_detections']} "
+                     f"({once['false_per_minute']:.2f}) | {len(once['counted_twice'])} | {looped['clean']} | "
+                     f"{looped['false_detections']} ({looped['false_per_minute']:.2f}) |")
+    return lines, rows
+
+
 def main() -> None:
     defaults = ClassifierSettings()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -52,6 +74,7 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=defaults.threshold)
     parser.add_argument("--confirm-windows", type=int, default=defaults.confirm_windows)
     parser.add_argument("--unknown-weight", type=float, default=defaults.unknown_weight)
+    parser.add_argument("--sweep", action="store_true", help="also every threshold and confirmation length of SWEEP")
     args = parser.parse_args()
     model = load_serving_model(args.model, SHIPPED_VERSION if args.model == SHIPPED_MODEL else None)
     labels = list(model.labels)
@@ -82,14 +105,18 @@ def main() -> None:
             cells += [f"{j.windows_right} of {j.windows}" if clip.known else f"- ({j.windows}, mostly {top})",
                       detections_cell(j)]
         md.append(f"| {clip.name} | {clip.label or clip.sign + ' (other)'} | " + " | ".join(cells) + " |")
+    curve: list[dict] = []
+    if args.sweep:
+        lines, curve = sweep_lines(runner, labels, clips, defaults.stride)
+        md += lines
     write_results(args.name, {
         "model": str(args.model), "labels": labels, "stride": defaults.stride, "threshold": args.threshold,
         "confirm_windows": args.confirm_windows, "unknown_weight": args.unknown_weight, "held_s": HELD_S,
-        "totals": overall,
+        "totals": overall, "sweep": curve,
         "clips": {clip.name: {"sign": clip.sign, "label": clip.label,
                               **{p: judged_json(results[p][clip.name]) for p in PLAYINGS}} for clip in clips},
     }, md)
-    print("\n".join(md[:16]))
+    print("\n".join(md[:16] + (md[-23:] if args.sweep else [])))
 
 
 if __name__ == "__main__":

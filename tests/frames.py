@@ -58,3 +58,32 @@ def publish_keypoints(r, keys: Keys, camera: str, seqs, vector_of=lambda seq: np
                                            capture_ts_ms=origin + seq * 1000 // 15, parts=("pose",), worker="test",
                                            processing_ms=1.0)
         r.xadd(keys.keypoints(camera), msg.encode())
+
+
+def clip_played_once(path: Path, fps: float = 15.0, held_s: float = 1.0, max_width: int = 960) -> list[bytes]:
+    """A clip's frames as capture publishes them (chosen by media time at `fps`, scaled to at most
+    `max_width`, JPEG 80), the person still for `held_s` before and after: someone signing once."""
+    from services.capture.publisher import resized, target_size
+    from services.capture.sources import at_rate, open_source
+
+    source = open_source(str(path), fps)
+    jpegs = []
+    try:
+        for frame, _ in at_rate(source.frames(), fps):
+            width, height = target_size(frame.shape[1], frame.shape[0], None, None, max_width)
+            jpegs.append(encode_jpeg(resized(frame, width, height), 80))
+    finally:
+        source.close()
+    held = int(held_s * fps)
+    return [jpegs[0]] * held + jpegs + [jpegs[-1]] * held
+
+
+def publish_camera(r, keys: Keys, camera: str, jpegs: list[bytes], fps: float = 15.0) -> None:
+    """Frames as a camera at `fps` captured them: seq k at k/fps s, the last one now."""
+    r.hset(keys.cameras, camera, json.dumps({"source": "test", "status": "running"}))
+    origin = int(time.time() * 1000) - int(len(jpegs) * 1000 / fps)
+    for seq, data in enumerate(jpegs):
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        message = FrameMessage(camera=camera, seq=seq, capture_ts_ms=origin + int(seq * 1000 / fps),
+                               width=image.shape[1], height=image.shape[0], encoding="jpeg", data=data)
+        r.xadd(keys.frames(camera), message.encode())

@@ -34,6 +34,7 @@ class TrainOptions:
     time_shift: int = 0  # with augment, also move windows up to this many frames in time (shift_in_time)
     stretch_y: float = 0.0  # with augment, scale y by up to e**±this (another camera's frame aspect)
     speed: float = 0.2  # with augment, sign up to (1 + this) times faster or slower
+    hands_out_p: float = 0.0  # with augment, this share of windows has the hands out of view at its start or end
     audit: bool = False  # first leave out groups whose labels contradict the other sources (audit.py)
     audit_epochs: int = 20  # epochs of each quick model the audit trains
     epochs: int = 200
@@ -98,7 +99,8 @@ def fit(data: Dataset, options: TrainOptions, log_dir: Path | None = None, verbo
     if options.augment:
         training_data = {"x": augmented_batches(x_train, y_train, options.batch_size, options.seed,
                                                 AugmentOptions(time_shift=options.time_shift, stretch_y=options.stretch_y,
-                                                               speed=options.speed, face=options.face))}
+                                                               speed=options.speed, hands_out_p=options.hands_out_p,
+                                                               face=options.face))}
     else:
         training_data = {"x": x_train, "y": y_train, "batch_size": options.batch_size}
     started = time.perf_counter()
