@@ -76,6 +76,20 @@ def ms_per_window(model, window: np.ndarray, repeats: int = 300) -> float:
     return round((time.perf_counter() - started) * 1000 / repeats, 3)
 
 
+def live_video(model) -> dict:
+    """The live-video benchmark's totals (bench/live_video.py) for the model as the classifier serves it."""
+    sys.path.insert(0, str(REPO / "bench"))
+    from live_video import PLAYINGS, all_clips, run_clips, totals
+
+    from services.classifier.settings import ClassifierSettings
+
+    defaults = ClassifierSettings()
+    clips = all_clips()
+    results = run_clips(model.predict, list(model.labels), clips, defaults.stride, defaults.threshold,
+                        defaults.confirm_windows, (UNKNOWN,))
+    return {playing: totals(clips, results[playing]) for playing in PLAYINGS}
+
+
 def card_markdown(card: dict) -> str:
     lines = [
         f"# The shipped model ({card['version']})",
@@ -108,7 +122,17 @@ def card_markdown(card: dict) -> str:
                                   for l in card["labels"]) + " |")
     lines += ["", "These are training-data figures. How it does on people it has never seen, and how often it",
               "reports a sign where there is none, is measured leave-signers-out in bench/ (see README,",
-              "Benchmarks; bench/results/unknown.md).", ""]
+              "Benchmarks; bench/results/unknown.md)."]
+    live = card.get("live_video")
+    if live:
+        lines += ["", f"On live video of people outside its data ({live['once']['known_clips']} clips of its signs and "
+                  f"{live['once']['other_clips']} of other signs from ../shared/clips and ../shared/videos, through the live "
+                  "frame path and the classifier's defaults; `bench/bench_live_video.py`):", "",
+                  "| played | clips of its signs with a clean detection | signs counted twice | false detections on "
+                  "other signs (per minute) |", "| --- | --- | --- | --- |"]
+        lines += [f"| {playing} | {t['clean']} of {t['known_clips']} | {len(t['counted_twice'])} | "
+                  f"{t['false_detections']} ({t['false_per_minute']:.2f}) |" for playing, t in live.items()]
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -123,7 +147,7 @@ def main() -> int:
     signs = load_data(list(sets.values()))
     others = read_data([args.datasets / UNKNOWN_FROM])
     data = add_unknown(signs, others, idle=True, seed=args.seed)
-    options = TrainOptions(epochs=args.epochs, patience=10, seed=args.seed, min_accuracy=0.9)
+    options = TrainOptions(epochs=args.epochs, patience=10, seed=args.seed, min_accuracy=0.9)  # the live recipe
     with tempfile.TemporaryDirectory() as scratch:
         outcome = train(data, options, ModelStore(Path(scratch) / "models"), verbose=2)
         if not outcome.verdict.accepted:
@@ -156,6 +180,7 @@ def main() -> int:
             "ms_per_window": ms_per_window(model, data.X[:1]),
             "measured_on": f"{os.cpu_count()} CPU cores",
             "model_bytes": (staging / MODEL_FILE).stat().st_size,
+            "live_video": live_video(model),
         }
         (staging / CARD_FILE).write_text(json.dumps(card, indent=1) + "\n")
         (staging / "CARD.md").write_text(card_markdown(card))

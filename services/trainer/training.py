@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 class TrainOptions:
     arch: str = "gru"
     normalise: bool = True  # keypoints relative to the body (BodyNormalization) before the network
+    aspect: bool = False  # with normalise, also undo the frame's aspect (y rescaled by the face's height)
     augment: bool = True  # each epoch sees every training window changed as real signing allows
     face: bool = False  # True: the network also sees the 468 face points (False: DropFace)
     hand_shape: bool = False  # also give the network each hand relative to its wrist (HandShape)
@@ -85,7 +86,7 @@ def fit(data: Dataset, options: TrainOptions, log_dir: Path | None = None, verbo
     train_idx, val_idx = stratified_split(data.y, options.val_fraction, options.seed)
     keras.utils.set_random_seed(options.seed)
     model = build_model(options.arch, len(labels), options.learning_rate, options.normalise, options.face,
-                        options.hand_shape, options.velocity)
+                        options.hand_shape, options.velocity, options.aspect)
     callbacks = []
     if log_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(log_dir)))
