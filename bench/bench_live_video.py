@@ -34,7 +34,8 @@ def summary_lines(t: dict) -> list[str]:
     return [f"- Known-sign clips with a clean detection (at least one right, none wrong): **{t['clean']} of "
             f"{t['known_clips']}**; with a wrong detection: {t['with_wrong']}; with none: {t['silent']}; "
             f"windows right: {t['windows_right']} of {t['known_windows']}.",
-            f"- A sign counted twice: {len(t['counted_twice'])} clip(s) {', '.join(t['counted_twice'])}".rstrip() + ".",
+            f"- A sign counted twice (more right detections than the clip performs it): {len(t['counted_twice'])} clip(s) "
+            f"{', '.join(t['counted_twice'])}".rstrip() + ".",
             f"- Other-sign clips: {t['other_clips']} ({t['other_minutes']:.2f} min), **{t['false_detections']} false "
             f"detections, {t['false_per_minute']:.2f} per minute**, on {t['other_clips_with_detection']} clips.",
             f"- Known-sign clips without a clean detection: {', '.join(t['not_clean']) or 'none'}."]

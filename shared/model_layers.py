@@ -30,14 +30,6 @@ class DropFace(keras.layers.Layer):
         return (*input_shape[:-1], input_shape[-1] - FACE_POINTS * 3)
 
 
-# Pose landmarks of the eyes and the corners of the mouth: the face's height, for the frame's aspect.
-EYES, MOUTH = (2, 5), (9, 10)
-# Eyes-to-mouth height over shoulder width as MediaPipe reports it in the typical recording (median
-# of the 93 signers); the same person in a frame of another aspect gives another ratio, since x is a
-# share of the image's width and y of its height (people's own proportions differ by about 9%).
-FACE_HEIGHT_RATIO = 0.30
-
-
 @keras.saving.register_keras_serializable(package="signstream")
 class BodyNormalization(keras.layers.Layer):
     """Keypoints relative to the body: origin between the shoulders, unit = shoulder width.
@@ -47,18 +39,7 @@ class BodyNormalization(keras.layers.Layer):
     width, pose visibility is kept, and a part MediaPipe did not find stays all zeros, so the
     network can still tell "missing" from "at the centre". Input and output are (..., 30, 1662),
     or (..., 30, 258) after DropFace: pose first, then points of three floats.
-
-    With `aspect`, y is also rescaled per window so that the face's height (eyes to mouth) stands
-    to the shoulder width as it does in the typical recording: the same signing looks the same
-    in a 16:9, 4:3 or square frame (a chin and a forehead stay apart by what they are apart).
     """
-
-    def __init__(self, aspect: bool = False, **kwargs):
-        super().__init__(**kwargs)
-        self.aspect = aspect
-
-    def get_config(self):
-        return {**super().get_config(), "aspect": self.aspect}
 
     def call(self, x):
         rest_points = (x.shape[-1] - POSE_END) // 3
@@ -67,13 +48,10 @@ class BodyNormalization(keras.layers.Layer):
         left, right = pose[:, :, LEFT_SHOULDER, :2], pose[:, :, RIGHT_SHOULDER, :2]
         centre = (left + right) / 2.0  # (b, t, 2)
         width = ops.maximum(ops.sqrt(ops.sum(ops.square(left - right), axis=-1, keepdims=True)), 1e-3)  # (b, t, 1)
-        y_scale = self._y_scale(pose, width) if self.aspect else 1.0
 
         def normalise(points):  # (b, t, n, 3+)
             found = ops.cast(ops.any(ops.not_equal(points[..., :3], 0.0), axis=-1, keepdims=True), x.dtype)
             xy = (points[..., :2] - centre[:, :, None, :]) / width[:, :, None, :]
-            if self.aspect:
-                xy = ops.concatenate([xy[..., :1], xy[..., 1:2] * y_scale], axis=-1)
             z = points[..., 2:3] / width[:, :, None, :]
             return ops.concatenate([xy, z], axis=-1) * found
 
@@ -83,18 +61,6 @@ class BodyNormalization(keras.layers.Layer):
                                ops.reshape(normalise(rest), (-1, ops.shape(x)[1], rest_points * 3))],
                               axis=-1)
         return out
-
-    def _y_scale(self, pose, width):
-        """(b, 1, 1, 1): what y is multiplied by so the window's face height ratio is FACE_HEIGHT_RATIO."""
-        eyes = (pose[:, :, EYES[0], 1] + pose[:, :, EYES[1], 1]) / 2.0
-        mouth = (pose[:, :, MOUTH[0], 1] + pose[:, :, MOUTH[1], 1]) / 2.0
-        points = ops.stack([pose[:, :, i, :2] for i in (*EYES, *MOUTH, LEFT_SHOULDER, RIGHT_SHOULDER)], axis=2)
-        seen = ops.cast(ops.all(ops.not_equal(points, 0.0), axis=(-1, -2)), pose.dtype)  # (b, t)
-        ratio = (mouth - eyes) / width[..., 0]
-        frames = ops.sum(seen, axis=1)
-        mean = ops.sum(ratio * seen, axis=1) / ops.maximum(frames, 1.0)
-        scale = ops.where(frames > 0, FACE_HEIGHT_RATIO / ops.maximum(mean, 1e-3), 1.0)
-        return ops.reshape(ops.clip(scale, 0.5, 2.0), (-1, 1, 1, 1))
 
     def compute_output_shape(self, input_shape):
         return input_shape

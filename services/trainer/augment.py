@@ -33,8 +33,6 @@ class AugmentOptions:
     drop_hand_p: float = 0.2
     time_shift: int = 0  # most frames a window is moved in time (0: never)
     time_shift_p: float = 0.5
-    hands_out_p: float = 0.0  # share of windows whose hands are out of view for their first or last frames
-    hands_out_most: int = WINDOW // 2  # at most this many frames
     face: bool = True  # False: leave the face points as they are (a model that drops the face never reads them)
 
 
@@ -92,14 +90,6 @@ def shift_in_time(window: np.ndarray, offset: int) -> np.ndarray:
     """The window `offset` frames later (positive) or earlier, the edge frame held where the recording
     runs out: a sign caught part-way in, the person still before or after it, as live windows see it."""
     return window[np.clip(np.arange(WINDOW) - offset, 0, WINDOW - 1)]
-
-
-def hands_out(window: np.ndarray, frames: int) -> np.ndarray:
-    """Both hands out of view for the first `frames` (positive) or the last (negative) frames: the sign
-    caught as the hands come up into view or go down out of it, as a live window sees it."""
-    out = window.copy()
-    out[slice(None, frames) if frames > 0 else slice(frames, None), FACE_END:] = 0.0
-    return out
 
 
 def drop_hand(window: np.ndarray, rng: np.random.Generator, most_frames: int = 8) -> np.ndarray:
@@ -172,8 +162,6 @@ class Augmenter:
             out[i] = repeat_frames(out[i], rng)
         for i in np.flatnonzero(rng.random(n) < o.drop_hand_p):
             out[i] = drop_hand(out[i], rng)
-        for i in np.flatnonzero(rng.random(n) < o.hands_out_p):
-            out[i] = hands_out(out[i], int(rng.integers(1, o.hands_out_most + 1)) * (1 if rng.random() < 0.5 else -1))
         if o.time_shift:
             for i in np.flatnonzero(rng.random(n) < o.time_shift_p):
                 out[i] = shift_in_time(out[i], int(rng.integers(-o.time_shift, o.time_shift + 1)))

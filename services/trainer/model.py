@@ -114,7 +114,7 @@ def mirror_averaged(model):
 
 
 def build_model(arch: str, n_labels: int, learning_rate: float = 1e-3, normalise: bool = False, face: bool = True,
-                hand_shape: bool = False, velocity: bool = False, aspect: bool = False):
+                hand_shape: bool = False, velocity: bool = False):
     """The network for `arch`, behind the chosen input layers; 1662 raw floats per frame in, always."""
     import keras
 
@@ -128,7 +128,7 @@ def build_model(arch: str, n_labels: int, learning_rate: float = 1e-3, normalise
         inputs = keras.Input((WINDOW, VECTOR_SIZE))
         x = inputs if face else DropFace()(inputs)
         if normalise:
-            x = BodyNormalization(aspect=aspect)(x)
+            x = BodyNormalization()(x)
         if hand_shape:
             x = HandShape()(x)
         if velocity:

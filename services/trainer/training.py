@@ -26,16 +26,16 @@ log = logging.getLogger(__name__)
 class TrainOptions:
     arch: str = "gru"
     normalise: bool = True  # keypoints relative to the body (BodyNormalization) before the network
-    aspect: bool = False  # with normalise, also undo the frame's aspect (y rescaled by the face's height)
     augment: bool = True  # each epoch sees every training window changed as real signing allows
     face: bool = False  # True: the network also sees the 468 face points (False: DropFace)
     hand_shape: bool = False  # also give the network each hand relative to its wrist (HandShape)
     velocity: bool = False  # also give the network each float's change since the previous frame (Velocity)
     mirror_average: bool = False  # serve the mean of the window's and its mirror image's probabilities
-    time_shift: int = 0  # with augment, also move windows up to this many frames in time (shift_in_time)
-    stretch_y: float = 0.0  # with augment, scale y by up to e**±this (another camera's frame aspect)
-    speed: float = 0.2  # with augment, sign up to (1 + this) times faster or slower
-    hands_out_p: float = 0.0  # with augment, this share of windows has the hands out of view at its start or end
+    # The live recipe: windows as live cameras give them (bench/results/live_recipes.md): signs caught
+    # part-way (moved in time), frames of other aspects (y stretched), people signing at their own speed.
+    time_shift: int = 8  # with augment, also move windows up to this many frames in time (shift_in_time)
+    stretch_y: float = 0.35  # with augment, scale y by up to e**±this (another camera's frame aspect)
+    speed: float = 0.7  # with augment, sign up to (1 + this) times faster or slower
     audit: bool = False  # first leave out groups whose labels contradict the other sources (audit.py)
     audit_epochs: int = 20  # epochs of each quick model the audit trains
     epochs: int = 200
@@ -86,7 +86,7 @@ def fit(data: Dataset, options: TrainOptions, log_dir: Path | None = None, verbo
     train_idx, val_idx = stratified_split(data.y, options.val_fraction, options.seed)
     keras.utils.set_random_seed(options.seed)
     model = build_model(options.arch, len(labels), options.learning_rate, options.normalise, options.face,
-                        options.hand_shape, options.velocity, options.aspect)
+                        options.hand_shape, options.velocity)
     callbacks = []
     if log_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(log_dir)))
@@ -100,8 +100,7 @@ def fit(data: Dataset, options: TrainOptions, log_dir: Path | None = None, verbo
     if options.augment:
         training_data = {"x": augmented_batches(x_train, y_train, options.batch_size, options.seed,
                                                 AugmentOptions(time_shift=options.time_shift, stretch_y=options.stretch_y,
-                                                               speed=options.speed, hands_out_p=options.hands_out_p,
-                                                               face=options.face))}
+                                                               speed=options.speed, face=options.face))}
     else:
         training_data = {"x": x_train, "y": y_train, "batch_size": options.batch_size}
     started = time.perf_counter()
