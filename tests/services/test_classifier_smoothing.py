@@ -37,7 +37,7 @@ def test_one_performance_whose_run_breaks_and_resumes_is_one_detection():
         assert smoother.continued["c"] == 1
 
 
-def test_the_same_sign_again_is_reported_once_its_windows_are_new_frames():
+def test_the_same_sign_again_after_a_pause_is_reported_again():
     smoother = Smoother(threshold=0.7, confirm_windows=3, background=("unknown",))
     found = feed(smoother, ["hello"] * 3 + ["unknown"] * 20 + ["hello"] * 3)  # the second run starts at 2.3 s
     assert [(d.label, d.ts_start) for d in found] == [("hello", 0), ("hello", 2300)]
