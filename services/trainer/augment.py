@@ -56,27 +56,13 @@ def found(points: np.ndarray) -> np.ndarray:
 
 
 def transform(window: np.ndarray, angle_rad: float, scale: float, shift: np.ndarray) -> np.ndarray:
-    """Rotate and scale x, y about the shoulder centre, then shift; missing points stay zero."""
-    pose, face, left, right = (p.copy() for p in split(window))
-    shoulders = pose[:, [11, 12], :2]
-    has = np.all(shoulders != 0, axis=(1, 2))
-    centre = shoulders.mean(axis=1) if has.any() else np.full((WINDOW, 2), 0.5)
-    centre[~has] = centre[has].mean(axis=0) if has.any() else 0.5
-    c, s = np.cos(angle_rad), np.sin(angle_rad)
-    rotation = np.array([[c, -s], [s, c]], dtype=np.float32) * scale
-    for part in (pose, face, left, right):
-        mask = found(part)
-        xy = (part[..., :2] - centre[:, None, :]) @ rotation.T + centre[:, None, :] + shift
-        part[..., :2] = np.where(mask, xy, 0.0)
-        part[..., 2:3] = np.where(mask, part[..., 2:3] * scale, 0.0)
-    return join(pose, face, left, right)
+    """Rotate and scale x, y of one window about the shoulder centre, then shift; missing points stay zero."""
+    return affine(window[None], np.array([angle_rad]), np.array([scale]), np.ones(1), np.asarray(shift)[None])[0]
 
 
 def change_speed(window: np.ndarray, factor: float) -> np.ndarray:
     """Resample in time: factor > 1 is faster signing (the window covers more of the sign)."""
-    centre = (WINDOW - 1) / 2
-    positions = np.clip(centre + (np.arange(WINDOW) - centre) * factor, 0, WINDOW - 1)
-    return window[np.round(positions).astype(int)]
+    return window[speed_positions(np.array([factor]))[0]]
 
 
 def repeat_frames(window: np.ndarray, rng: np.random.Generator, most: int = 3) -> np.ndarray:
@@ -121,8 +107,8 @@ def affine(batch: np.ndarray, angle_rad: np.ndarray, scale: np.ndarray, stretch_
     centre = np.where(has[..., None], centre, mean[:, None, :])
     c, s = (np.cos(angle_rad) * scale)[:, None, None], (np.sin(angle_rad) * scale)[:, None, None]
     dx, dy = x - centre[..., :1], y - centre[..., 1:]
-    new_x = c * dx - s * dy + centre[..., :1] + shift[:, None, None, :1][..., 0]
-    new_y = (s * dx + c * dy) * stretch_y[:, None, None] + centre[..., 1:] + shift[:, None, None, 1:][..., 0]
+    new_x = c * dx - s * dy + centre[..., :1] + shift[:, 0, None, None]
+    new_y = (s * dx + c * dy) * stretch_y[:, None, None] + centre[..., 1:] + shift[:, 1, None, None]
     out[..., columns] = np.where(found_, new_x, 0.0)
     out[..., columns + 1] = np.where(found_, new_y, 0.0)
     out[..., columns + 2] = np.where(found_, z * scale[:, None, None], 0.0)
