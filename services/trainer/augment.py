@@ -45,11 +45,6 @@ def split(window: np.ndarray):
     return pose, face, left, right
 
 
-def join(pose, face, left, right) -> np.ndarray:
-    return np.concatenate([pose.reshape(WINDOW, -1), face.reshape(WINDOW, -1), left.reshape(WINDOW, -1),
-                           right.reshape(WINDOW, -1)], axis=1)
-
-
 def found(points: np.ndarray) -> np.ndarray:
     """(…, n, 1) mask: 1 where MediaPipe found the point (any of x, y, z non-zero)."""
     return np.any(points[..., :3] != 0, axis=-1, keepdims=True)
