@@ -2,8 +2,8 @@
 
 Reads many streams in one blocking XREADGROUP, hands entries to the subclass, and acknowledges
 each entry in the same transaction that writes its output (at-least-once, no lost output).
-It re-reads its own pending entries after a (re)start, claims entries a dead worker left pending
-(XAUTOCLAIM), routes undecodable or failing entries to `dead` with a counter, waits out Redis
+It re-reads its own pending entries after a (re)start, claims entries left pending by a worker
+whose heartbeat has lapsed (never from a live worker that is only slow), routes undecodable or failing entries to `dead` with a counter, waits out Redis
 outages with backoff, and stops between entries when `stop` is set.
 """
 
@@ -42,7 +42,10 @@ class ConsumerOptions:
     claim_idle_ms: int = 15000
     claim_every_s: float = 5.0
     group_start_id: str = "0"
-    heartbeat_ttl_s: int = 15
+    heartbeat_ttl_s: int = 10
+    # A loop that has not finished a pass for this long is wedged: its heartbeat lapses, so
+    # other workers take its entries. Above any one entry's work on a busy machine.
+    stall_s: float = 120.0
 
 
 def _s(value: bytes | str) -> str:
@@ -73,7 +76,9 @@ class StreamConsumer(ABC):
         self._groups: set[str] = set()
         self._read_backlog = True  # after a (re)start, our own pending entries come first
         self._last_claim = 0.0
+        self._last_progress = time.monotonic()
         self._throttled = Throttled(log)
+        self._stopped_beating = threading.Event()
 
     # --- what a service provides -------------------------------------------------------------
 
@@ -99,6 +104,9 @@ class StreamConsumer(ABC):
     def run(self) -> None:
         backoff = Backoff()
         log.info("%s %s started; group %s", self.service, self.worker, self.group)
+        self._last_progress = time.monotonic()
+        heart = threading.Thread(target=self._keep_beating, name=f"heartbeat-{self.worker}", daemon=True)
+        heart.start()
         try:
             while not self.stop.is_set():
                 try:
@@ -115,6 +123,8 @@ class StreamConsumer(ABC):
                     self._read_backlog = True
                     self.stop.wait(delay)
         finally:
+            self._stopped_beating.set()
+            heart.join()
             self.on_stop()
             try:
                 self.stats.stopped = True
@@ -124,10 +134,23 @@ class StreamConsumer(ABC):
                 pass
             log.info("%s %s stopped ◆ %s", self.service, self.worker, self.stats.summary())
 
+    def _keep_beating(self) -> None:
+        """Beat from a thread, so one slow entry (a first MediaPipe frame on a busy machine) never
+        makes a live worker look dead; a loop wedged for `stall_s` stops beating."""
+        every_s = self.options.heartbeat_ttl_s / 4
+        while True:
+            if time.monotonic() - self._last_progress < self.options.stall_s:
+                try:
+                    beat(self.redis, self.keys, self.service, self.worker, self.options.heartbeat_ttl_s)
+                except (*CONNECTION_ERRORS, redis.ResponseError):
+                    pass  # Redis away or refusing: the loop meets the same and says so
+            if self._stopped_beating.wait(every_s):
+                return
+
     def run_once(self) -> None:
+        self._last_progress = time.monotonic()
         streams = self.streams()
         self._ensure_groups(streams)
-        beat(self.redis, self.keys, self.service, self.worker, self.options.heartbeat_ttl_s)
         entries = self._read(streams) if streams else []
         if not streams:
             self.stop.wait(self.options.block_ms / 1000)
@@ -145,6 +168,7 @@ class StreamConsumer(ABC):
     def process(self, entries: list[Entry]) -> None:
         """Handle entries one by one; each is acknowledged with its output, or sent to `dead`."""
         for entry in entries:
+            self._last_progress = time.monotonic()
             pipe = self.redis.pipeline(transaction=True)
             try:
                 if entry.fields is None:
@@ -217,19 +241,53 @@ class StreamConsumer(ABC):
         return entries
 
     def _claim(self, streams: list[str]) -> list[Entry]:
-        claimed: list[Entry] = []
+        """Entries pending at least claim_idle_ms in workers of this group whose heartbeat has lapsed.
+
+        Idle time alone cannot tell a dead worker from a slow one: on a busy machine one frame can
+        take longer than any fixed idle time, and claiming it from a live worker does it twice."""
+        pipe = self.redis.pipeline(transaction=False)
         for stream in streams:
-            reply = self.redis.xautoclaim(
-                stream, self.group, self.worker, min_idle_time=self.options.claim_idle_ms, start_id="0-0", count=100
-            )
-            items = reply[1]
-            deleted = reply[2] if len(reply) > 2 else []
-            if deleted:
-                self.stats.count(self.camera_of(stream), "lost_trimmed", len(deleted))
-                log.warning("%d pending entries of %s were trimmed before any worker finished them", len(deleted), stream)
-            claimed.extend(Entry(stream, _s(eid), fields) for eid, fields in items)
+            pipe.xpending(stream, self.group)
+        holders = {(stream, _s(c["name"])) for stream, summary in zip(streams, pipe.execute())
+                   for c in summary.get("consumers") or [] if _s(c["name"]) != self.worker}
+        if not holders:
+            return []
+        names = sorted({name for _, name in holders})
+        alive = dict(zip(names, self._alive(names)))
+        claimed: list[Entry] = []
+        for stream, name in sorted(holders):
+            if not alive[name]:
+                claimed.extend(self._claim_from(stream, name))
         if claimed:
-            log.info("claimed %d entries left pending by a stalled worker", len(claimed))
+            log.info("claimed %d entries left pending by a worker whose heartbeat lapsed", len(claimed))
             for e in claimed:
                 self.stats.count(self.camera_of(e.stream), "claimed")
         return claimed
+
+    def _alive(self, workers: list[str]) -> list[bool]:
+        pipe = self.redis.pipeline(transaction=False)
+        for worker in workers:
+            pipe.exists(self.keys.health(self.service, worker))
+        return [bool(n) for n in pipe.execute()]
+
+    def _claim_from(self, stream: str, holder: str) -> list[Entry]:
+        idle = self.options.claim_idle_ms
+        pending = self.redis.xpending_range(stream, self.group, min="-", max="+", count=100,
+                                            consumername=holder, idle=idle)
+        ids = [_s(p["message_id"]) for p in pending]
+        if not ids:
+            return []
+        got = {_s(eid): fields for eid, fields in self.redis.xclaim(stream, self.group, self.worker, idle, ids)
+               if fields is not None}
+        # Redis drops from the group's pending list, without returning them, entries trimmed from the
+        # stream meanwhile; those that still exist were claimed by another worker first.
+        missing = [eid for eid in ids if eid not in got]
+        if missing:
+            pipe = self.redis.pipeline(transaction=False)
+            for eid in missing:
+                pipe.xrange(stream, eid, eid)
+            trimmed = sum(not found for found in pipe.execute())
+            if trimmed:
+                self.stats.count(self.camera_of(stream), "lost_trimmed", trimmed)
+                log.warning("%d pending entries of %s were trimmed before any worker finished them", trimmed, stream)
+        return [Entry(stream, eid, fields) for eid, fields in got.items()]

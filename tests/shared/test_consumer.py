@@ -103,6 +103,52 @@ def test_entries_left_pending_by_a_dead_worker_are_claimed_by_a_live_one(r, keys
     assert consumer.stats.total("claimed") == 2
 
 
+class Dawdler(UpperCaser):
+    """An UpperCaser whose every entry takes `seconds`, as a first MediaPipe frame on a busy machine."""
+
+    def __init__(self, *args, seconds: float, **kw):
+        super().__init__(*args, **kw)
+        self.seconds = seconds
+
+    def handle(self, entry: Entry, pipe):
+        time.sleep(self.seconds)
+        super().handle(entry, pipe)
+
+
+def test_a_live_worker_slower_than_the_claim_idle_time_keeps_its_entries(r, keys):
+    stream = keys._key("in:a")
+    r.xgroup_create(stream, "uppers", id="0", mkstream=True)
+    for word in ["slow", "and", "steady"]:
+        r.xadd(stream, {"text": word})
+    slow = Dawdler(r, keys, [stream], worker="slow", seconds=1.5, count=3)
+    slow_thread = start(slow)
+    assert wait_for(lambda: r.xpending(stream, "uppers")["pending"] == 3)
+    # Another worker that would claim anything pending 0.2 s and looks every 0.2 s.
+    eager = UpperCaser(r, keys, [stream], worker="eager", claim_idle_ms=200, claim_every_s=0.2)
+    eager_thread = start(eager)
+    assert wait_for(lambda: len(outputs(r, keys)) == 3, timeout_s=30)
+    time.sleep(0.5)
+    stop_and_join(eager, eager_thread)
+    stop_and_join(slow, slow_thread)
+    assert sorted(outputs(r, keys)) == [("AND", "slow"), ("SLOW", "slow"), ("STEADY", "slow")]
+    assert eager.stats.total("claimed") == 0
+
+
+def test_a_worker_whose_heartbeat_lapsed_has_its_entries_claimed(r, keys):
+    stream = keys._key("in:a")
+    r.xgroup_create(stream, "uppers", id="0", mkstream=True)
+    r.xadd(stream, {"text": "orphan"})
+    r.xreadgroup("uppers", "wedged", {stream: ">"}, count=10)
+    r.set(keys.health("uppercaser", "wedged"), "{}", px=1500)  # alive for 1.5 s more, then silent
+    consumer = UpperCaser(r, keys, [stream], worker="alive", claim_idle_ms=200, claim_every_s=0.2)
+    thread = start(consumer)
+    time.sleep(1.0)
+    assert outputs(r, keys) == [], "an entry of a worker with a live heartbeat was claimed"
+    assert wait_for(lambda: len(outputs(r, keys)) == 1, timeout_s=10)
+    stop_and_join(consumer, thread)
+    assert outputs(r, keys) == [("ORPHAN", "alive")]
+
+
 def test_a_restarted_worker_first_finishes_its_own_pending_entries(r, keys):
     stream = keys._key("in:a")
     r.xgroup_create(stream, "uppers", id="0", mkstream=True)
