@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import warnings
 from typing import Any
 
 import msgpack
@@ -55,6 +57,24 @@ def encode_jpeg(image_bgr: np.ndarray, quality: int) -> bytes:
     if not ok:
         raise MalformedMessage("OpenCV could not JPEG-encode the frame")
     return buf.tobytes()
+
+
+def jpeg_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from the JPEG header, without decoding: what decoding would cost is known first."""
+    from PIL import Image  # reads only the header until asked for pixels
+
+    if not data:
+        raise MalformedMessage("frame data is empty: not an image")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the caller sets the limit
+            with Image.open(io.BytesIO(data), formats=["JPEG"]) as image:
+                return image.size
+    except Image.DecompressionBombError:
+        raise MalformedMessage(f"frame of {len(data)} bytes claims over {Image.MAX_IMAGE_PIXELS * 2} pixels in its "
+                               f"JPEG header") from None
+    except Exception:  # Pillow raises several unrelated types on a bad header
+        raise MalformedMessage(f"frame of {len(data)} bytes is not a decodable image (no JPEG header)") from None
 
 
 def decode_jpeg(data: bytes) -> np.ndarray:

@@ -79,7 +79,7 @@ NESTED = {"a": {"b": {"c": [1, {"d": [2, 3, {"e": "f"}]}]}}, "g": [[[]]]}
 
 
 def odd_images() -> dict[str, bytes]:
-    """Real JPEGs (and a PNG) of awkward shapes: 1x1, a 2-pixel-wide strip, a long thin line, grey."""
+    """Real JPEGs of awkward shapes: 1x1, a 2-pixel-wide strip, a long thin line, grey."""
     rng = np.random.default_rng(0)
     out = {}
     for name, (h, w) in {"1x1": (1, 1), "2x300": (300, 2), "300x2": (2, 300), "8x4000": (8, 4000),
@@ -88,7 +88,6 @@ def odd_images() -> dict[str, bytes]:
         out[name] = cv2.imencode(".jpg", image)[1].tobytes()
     grey = rng.integers(0, 256, (120, 160), dtype=np.uint8)
     out["grey"] = cv2.imencode(".jpg", grey)[1].tobytes()
-    out["png"] = cv2.imencode(".png", rng.integers(0, 256, (90, 120, 3), dtype=np.uint8))[1].tobytes()
     return out
 
 
@@ -189,6 +188,7 @@ class FrameFuzzer(EnvelopeFuzzer):
             ("jpeg_header_then_garbage", lambda: self.frame(data=self.jpeg[:600] + self.rng.randbytes(3000)), 2),
             ("size_disagrees", self.size_disagrees, 3),
             ("odd_image", self.odd_image, 1.5),
+            ("png_labelled_jpeg", self.png_labelled_jpeg, 0.5),
             ("extra_envelope_keys",
              lambda: envelope({**self.body(), "extra": NESTED, "zz": self.rng.randbytes(40)}), 1),
             ("extra_entry_fields", lambda: {**self.frame(), "note": "hello", "junk": self.rng.randbytes(100),
@@ -231,6 +231,10 @@ class FrameFuzzer(EnvelopeFuzzer):
         name = self.rng.choice(sorted(self.odd))
         w, h = image_size(self.odd[name])
         return self.frame(data=self.odd[name], width=w, height=h)
+
+    def png_labelled_jpeg(self) -> Fields:
+        png = cv2.imencode(".png", np.full((90, 120, 3), self.rng.randrange(256), np.uint8))[1].tobytes()
+        return self.frame(data=png, width=120, height=90)
 
     def big_value(self) -> Fields:
         where = self.limits["big_value"] % 3
@@ -337,6 +341,10 @@ class KeypointFuzzer(EnvelopeFuzzer):
         else:
             return {"gap": not_msgpack(self.rng)}
         return envelope(body, "gap")
+
+    def png_labelled_jpeg(self) -> Fields:
+        png = cv2.imencode(".png", np.full((90, 120, 3), self.rng.randrange(256), np.uint8))[1].tobytes()
+        return self.frame(data=png, width=120, height=90)
 
     def big_value(self) -> Fields:
         where = self.limits["big_value"] % 3

@@ -34,3 +34,5 @@ class ClassifierSettings(CommonSettings):
     block_ms: int = Field(200, ge=1, description="how long one read waits for new keypoints")
     claim_idle_ms: int = Field(10000, ge=100, description="entries pending this long in a dead classifier are claimed")
     refresh_cameras_s: float = Field(2.0, gt=0, description="how often the cameras hash is read for new cameras")
+    idle_camera_s: float = Field(60.0, gt=0, description="seconds without keypoints after which a camera is not "
+                                 "read and its windows are dropped, until it sends again")

@@ -42,7 +42,8 @@ class ClassifierWorker(StreamConsumer):
         self.windows = Windows(settings.stride, settings.gap_wait_ms, max_hole_ms=settings.max_hole_ms,
                                min_frames=settings.min_frames)
         self.smoother = Smoother(settings.threshold, settings.confirm_windows, background=(UNKNOWN,))
-        self.cameras = CameraDirectory(client, settings.keys, settings.refresh_cameras_s)
+        self.cameras = CameraDirectory(client, settings.keys, settings.keys.keypoints, settings.refresh_cameras_s,
+                                       settings.idle_camera_s)
         self.throttled = Throttled(log)
         self._said_waiting = False
 

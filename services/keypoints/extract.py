@@ -68,6 +68,14 @@ class Trackers:
         rgb.flags.writeable = False
         return keypoint_vector(tracker.process(rgb))
 
+    def keep_only(self, cameras: set[str]) -> None:
+        """Release the trackers of cameras not in `cameras` (each holds tens of megabytes)."""
+        for camera in [c for c in self._trackers if c not in cameras]:
+            self._trackers.pop(camera).close()
+
+    def __len__(self) -> int:
+        return len(self._trackers)
+
     def close(self) -> None:
         for tracker in self._trackers.values():
             tracker.close()

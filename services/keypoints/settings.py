@@ -18,5 +18,9 @@ class KeypointsSettings(CommonSettings):
     block_ms: int = Field(1000, ge=1, description="how long one read waits for frames")
     claim_idle_ms: int = Field(10000, ge=100, description="frames pending this long in a dead worker are claimed")
     refresh_cameras_s: float = Field(2.0, gt=0, description="how often the cameras hash is read for new cameras")
+    idle_camera_s: float = Field(60.0, gt=0, description="seconds without frames after which a camera is not "
+                                 "read and its tracker is released, until it sends again")
+    max_pixels: int = Field(3840 * 2160, ge=1, description="frames with more pixels (read from the JPEG header, "
+                            "before decoding) go to dead: capture's --max-width keeps frames below it")
     min_detection_confidence: float = Field(0.5, ge=0, le=1, description="MediaPipe Holistic detection confidence")
     min_tracking_confidence: float = Field(0.5, ge=0, le=1, description="MediaPipe Holistic tracking confidence")

@@ -11,7 +11,7 @@ import redis
 from services.keypoints.extract import Trackers
 from services.keypoints.settings import KeypointsSettings
 from shared.cameras import CameraDirectory
-from shared.codec import decode_jpeg
+from shared.codec import decode_jpeg, jpeg_size
 from shared.consumer import ConsumerOptions, Entry, StreamConsumer
 from shared.errors import DecodeError, MalformedMessage
 from shared.keys import FRAMES_PREFIX, GROUP_KEYPOINTS
@@ -30,7 +30,8 @@ class KeypointWorker(StreamConsumer):
         options = ConsumerOptions(block_ms=settings.block_ms, count=count, claim_idle_ms=settings.claim_idle_ms)
         super().__init__(client, settings.keys, GROUP_KEYPOINTS, worker, stop, options, settings.stream_maxlen)
         self.settings = settings
-        self.cameras = CameraDirectory(client, settings.keys, settings.refresh_cameras_s)
+        self.cameras = CameraDirectory(client, settings.keys, settings.keys.frames, settings.refresh_cameras_s,
+                                       settings.idle_camera_s)
         self.trackers = Trackers(settings.min_detection_confidence, settings.min_tracking_confidence)
         self.max_age_ms = settings.max_age * 1000
         self._passes = 0
@@ -39,7 +40,9 @@ class KeypointWorker(StreamConsumer):
         return self.keys.camera_of(stream, FRAMES_PREFIX)
 
     def streams(self) -> list[str]:
-        return [self.keys.frames(c) for c in self.cameras.names()]
+        cameras = self.cameras.names()
+        self.trackers.keep_only(set(cameras))  # a camera gone quiet gives its tracker's memory back
+        return [self.keys.frames(c) for c in cameras]
 
     def process(self, entries: list[Entry]) -> None:
         """Under overload, keep each camera current: the newest waiting frame is processed, older ones dropped.
@@ -91,6 +94,13 @@ class KeypointWorker(StreamConsumer):
             return
         if frame.encoding != "jpeg":
             raise MalformedMessage(f"frame encoding {frame.encoding!r}, expected 'jpeg'")
+        width, height = jpeg_size(frame.data)
+        # Decoding and tracking a huge frame holds a worker many seconds and gigabytes: refused unread.
+        if width * height > self.settings.max_pixels:
+            raise MalformedMessage(f"frame of {width}x{height} pixels is above --max-pixels {self.settings.max_pixels}: "
+                                   f"send smaller frames (capture --max-width) or raise the limit")
+        if (width, height) != (frame.width, frame.height):
+            raise MalformedMessage(f"image is {width}x{height}, the frame says {frame.width}x{frame.height}")
         started = time.perf_counter()
         image = decode_jpeg(frame.data)
         if image.shape[:2] != (frame.height, frame.width):

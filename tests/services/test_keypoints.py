@@ -247,3 +247,66 @@ def test_under_overload_every_camera_gets_its_newest_frames_processed_and_the_re
     assert len(done["first"]) == len(done["second"]) == 3  # one per pass of 8, each camera alike
     assert result.stats.total("dropped_behind") == 2 * (24 - 3)
     assert r.xpending(keys.frames("first"), "keypoints")["pending"] == 0
+
+
+@pytest.mark.slow
+def test_a_flood_of_camera_names_without_frames_neither_starves_a_real_camera_nor_leaves_streams(
+        r, keys, redis_url, namespace):
+    # Names that sort before the real camera's, as a flood would be served first by name.
+    r.hset(keys.cameras, mapping={f"aaa-{i:04d}": "{}" for i in range(3000)})
+    jpegs = video_jpegs(VIDEOS / "bisig_hello.mp4", count=6)
+    publish_frames(r, keys, "zz-real", jpegs)
+    worker = InProcessWorker(redis_url, namespace, max_age=600, drop_behind=False)
+    try:
+        assert wait_for(lambda: r.xlen(keys.keypoints("zz-real")) == len(jpegs), 60)
+    finally:
+        worker.close()
+    assert list(r.scan_iter(match=keys.frames("aaa-*"), count=1000)) == []
+    assert list(r.scan_iter(match=keys.keypoints("aaa-*"), count=1000)) == []
+
+
+@pytest.mark.slow
+def test_cameras_that_go_quiet_give_their_trackers_memory_back(r, keys, redis_url, namespace):
+    import psutil
+
+    from services.keypoints.worker import KeypointWorker
+    from shared.redis_client import connect
+
+    jpegs = video_jpegs(VIDEOS / "bisig_hello.mp4", count=3)
+    settings = KeypointsSettings(redis_url=redis_url, namespace=namespace, block_ms=100, refresh_cameras_s=0.2,
+                                 idle_camera_s=1.0, max_age=600, drop_behind=False)
+    worker = KeypointWorker(connect(redis_url), settings, "w-churn", threading.Event())
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    rss_mb = []
+    try:
+        for i in range(6):  # cameras come and go, one at a time
+            publish_frames(r, keys, f"churn-{i}", jpegs)
+            assert wait_for(lambda: r.xlen(keys.keypoints(f"churn-{i}")) == len(jpegs), 60)
+            assert wait_for(lambda: len(worker.trackers) == 0, 30), "a quiet camera's tracker was kept"
+            rss_mb.append(psutil.Process().memory_info().rss / 2**20)
+    finally:
+        worker.stop.set()
+        thread.join(15)
+    # A tracker holds 50-180 MB: six kept would be several hundred MB more; released, the heap stays flat.
+    assert rss_mb[-1] - rss_mb[0] < 200, rss_mb
+
+
+def test_a_frame_above_the_pixel_limit_is_refused_from_its_header_and_the_worker_goes_on(r, keys, redis_url, namespace):
+    big = np.full((4000, 5000, 3), 128, np.uint8)  # 20 megapixels, above the 4K default limit
+    cv2.putText(big, "huge", (500, 2000), cv2.FONT_HERSHEY_SIMPLEX, 40, (0, 0, 0), 60)
+    data = cv2.imencode(".jpg", big)[1].tobytes()
+    r.hset(keys.cameras, "cam", "{}")
+    r.xadd(keys.frames("cam"), FrameMessage(camera="cam", seq=0, capture_ts_ms=int(time.time() * 1000), width=5000,
+                                            height=4000, encoding="jpeg", data=data).encode())
+    publish_frames(r, keys, "cam", video_jpegs(VIDEOS / "bisig_hello.mp4", count=1), first_seq=1)
+    worker = InProcessWorker(redis_url, namespace, max_age=600, drop_behind=False)
+    try:
+        assert wait_for(lambda: r.xlen(keys.keypoints("cam")) == 2)
+    finally:
+        result = worker.close()
+    [(_, letter)] = r.xrange(keys.dead)
+    assert b"5000x4000 pixels is above --max-pixels" in letter[b"reason"]
+    entries = [decode_keypoints_entry(f) for _, f in r.xrange(keys.keypoints("cam"))]
+    assert [(type(e).__name__, e.seq) for e in entries] == [("FrameGap", 0), ("KeypointsMessage", 1)]
+    assert result.stats.total("dead") == 1

@@ -4,7 +4,7 @@ import msgpack
 import numpy as np
 import pytest
 
-from shared.errors import DecodeError
+from shared.errors import DecodeError, MalformedMessage
 from shared.messages import (
     DeadLetter,
     Detection,
@@ -98,3 +98,16 @@ def test_flat_message_missing_a_required_field_is_a_decode_error():
 def test_dead_payload_keeps_binary_fields_as_hex_so_nothing_is_lost():
     payload = json.loads(dead_payload({b"msg": b"\xff\x00", b"note": b"text"}))
     assert payload == {"msg": {"hex": "ff00"}, "note": "text"}
+
+
+def test_jpeg_size_reads_the_header_without_decoding_and_refuses_what_is_not_a_jpeg():
+    import cv2
+
+    from shared.codec import jpeg_size
+
+    data = cv2.imencode(".jpg", np.zeros((48, 64, 3), np.uint8))[1].tobytes()
+    assert jpeg_size(data) == (64, 48)
+    png = cv2.imencode(".png", np.zeros((48, 64, 3), np.uint8))[1].tobytes()
+    for bad in (b"", b"not an image", png, data[:20]):
+        with pytest.raises(MalformedMessage, match="not a decodable image|empty"):
+            jpeg_size(bad)
