@@ -63,6 +63,13 @@ class ModelWatch:
                 self._served = [m for m in self._served if m is not model][-(KEEP_SERVED - 1):] + [model]
             return model
 
+    def before(self, model: ServingModel) -> ServingModel | None:
+        """The model served before `model` (still loaded), if any: what to compare it with."""
+        with self._lock:
+            served = list(self._served)
+        i = next((i for i, m in enumerate(served) if m is model), 0)
+        return served[i - 1] if i > 0 else None
+
     def reject(self, model: ServingModel, reason: str) -> ServingModel | None:
         """Hand back a model that misbehaved on real windows; returns the model to serve instead, or None.
 

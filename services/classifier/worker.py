@@ -124,12 +124,36 @@ class ClassifierWorker(StreamConsumer):
         while self.model is not None:
             model = self.model
             try:
-                return model, model.predict(batch)
+                probs = model.predict(batch)
             except ModelError as e:
                 self._model_failed(model, ready, e)
+                continue
+            fault = self._nan_is_the_models(model, batch, probs)
+            if fault is None:
+                return model, probs
+            self._model_failed(model, ready, fault)
         for window in ready:
             self.stats.count(window.camera, "unclassified")
         return None
+
+    def _nan_is_the_models(self, model: ServingModel, batch: np.ndarray, probs: np.ndarray) -> ModelError | None:
+        """NaN rows are the model's fault, not the windows', if the model served before it classifies them.
+
+        A model can pass its dry run and still give NaN on every real window; without a second
+        opinion it would serve nothing while saying it serves. Windows that the earlier model also
+        fails on hold keypoints no camera gives: those stay the windows' fault."""
+        rows = ~np.all(np.isfinite(probs), axis=1)
+        previous = self.watch.before(model) if rows.any() else None
+        if previous is None:
+            return None
+        try:
+            classified = int(np.count_nonzero(np.all(np.isfinite(previous.predict(batch[rows])), axis=1)))
+        except ModelError:
+            return None
+        if not classified:
+            return None
+        return ModelError(f"model {model.version} gives NaN for {classified} real window(s) that model "
+                          f"{previous.version}, served before it, classifies")
 
     def _model_failed(self, model: ServingModel, ready: list[ReadyWindow], error: ModelError) -> None:
         """A model that raises or gives NaN on real windows stops serving; the one before it takes over."""

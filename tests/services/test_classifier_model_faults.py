@@ -342,3 +342,34 @@ def test_the_watch_survives_a_models_key_of_the_wrong_type_and_loads_the_next_an
         watcher.join(5)
     tracebacks = [rec for rec in caplog.records if rec.exc_info]
     assert len(tracebacks) <= 1, "the same error logged its traceback more than once"
+
+
+def test_a_model_that_gives_nan_only_on_real_windows_is_rejected_and_the_one_before_serves_again(
+        r, keys, versions, start_classifier, tmp_path):
+    from tests.model_faults_fixtures import nan_above_model
+
+    # Passes every dry run (inputs below 1) and gives NaN on keypoints as cameras give them (a
+    # point off the frame has x above 1): it would silence every camera while saying it serves.
+    bad = write_version(tmp_path / "v9", nan_above_model(3, favourite=1, limit=1.0), LABELS)
+    start_classifier(model=versions["v1"])
+    assert serve_until(r, keys, "cam", 0, lambda: served_by(r, keys, "v1"))
+    announce(r, keys, "v9", bad)
+
+    seq = [100]
+
+    def step():
+        for s in range(seq[0], seq[0] + 5):
+            r.xadd(keys.keypoints("cam"), KeypointsMessage.from_vector(
+                vector=np.full(1662, 1.2, np.float32), camera="cam", seq=s, capture_ts_ms=int(time.time() * 1000),
+                parts=("pose",), worker="test", processing_ms=1.0).encode())
+        seq[0] += 5
+        return any("rejected while serving" in d["reason"] for d in dead_letters(r, keys))
+
+    assert wait_for(step, timeout_s=QUICK_S, every_s=0.2), dead_letters(r, keys)
+    [letter] = [d for d in dead_letters(r, keys) if "rejected while serving" in d["reason"]]
+    assert_one_line_model_error(letter, "v9", "v1, served before it, classifies")
+    count = len(predictions(r, keys))
+    assert wait_for(lambda: step() and len(predictions(r, keys)) >= count + 3, timeout_s=QUICK_S, every_s=0.2)
+    assert {p.model for p in predictions(r, keys)[count:]} == {"v1"}
+    assert not any("gives NaN for these windows" in d["reason"] for d in dead_letters(r, keys)), \
+        "windows were blamed for the model's fault"
