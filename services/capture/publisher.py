@@ -21,7 +21,7 @@ from services.capture.sources import at_rate, open_source
 from shared.codec import encode_jpeg
 from shared.errors import DecodeError, SourceError
 from shared.health import beat, clear
-from shared.messages import FrameMessage, now_ms
+from shared.messages import MAX_SEQ, FrameMessage, now_ms
 from shared.redis_client import Backoff, redact_url, with_redis
 
 log = logging.getLogger(__name__)
@@ -167,10 +167,17 @@ class Publisher:
         if not last:
             return 0
         try:
-            return FrameMessage.decode(last[0][1]).seq + 1
+            after = FrameMessage.decode(last[0][1]).seq + 1
         except DecodeError:
             log.warning("last entry of %s is not a frame; numbering from 0", self.stream)
             return 0
+        # No camera gets near 2**52 frames (9 million years at 15 fps): an entry that far is injected or
+        # corrupt, and continuing after it would soon run out of numbers. Readers take the new run's
+        # lower seq with newer capture times as a restart.
+        if after >= MAX_SEQ // 2:
+            log.warning("last entry of %s has seq %d, which no camera reaches; numbering from 0", self.stream, after - 1)
+            return 0
+        return after
 
     def _heartbeat(self, status: str = "running", force: bool = False) -> None:
         now = time.monotonic()

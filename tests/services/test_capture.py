@@ -132,6 +132,23 @@ def test_a_restarted_capture_continues_the_seq_numbering_and_announces_its_run(r
     assert runs[1]["started_ms"] <= sent[5].capture_ts_ms
 
 
+def test_a_frame_injected_with_the_largest_seq_does_not_stop_capture_from_starting_again(r, keys, service_env):
+    from shared.messages import MAX_SEQ
+
+    jpeg = cv2.imencode(".jpg", np.zeros((8, 8, 3), np.uint8))[1].tobytes()
+    r.xadd(keys.frames("hijacked"), FrameMessage(camera="hijacked", seq=MAX_SEQ - 1, capture_ts_ms=int(time.time() * 1000),
+                                                 width=8, height=8, encoding="jpeg", data=jpeg).encode())
+    said = []
+    for _ in range(2):  # and every start after
+        proc = subprocess.run(signstream_cmd("capture", "--source", str(VIDEOS / "bisig_hello.mp4"), "--camera",
+                                             "hijacked", "--no-pace", "--max-frames", "3"),
+                              env=service_env, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        said.append("which no camera reaches; numbering from 0" in proc.stderr)
+    assert [f.seq for f in frames(r, keys, "hijacked")] == [MAX_SEQ - 1, 0, 1, 2, 3, 4, 5]
+    assert said == [True, False]
+
+
 def test_an_unreachable_camera_is_reopened_with_backoff_not_a_crash(r, keys, redis_url, namespace, caplog):
     settings = CaptureSettings(redis_url=redis_url, namespace=namespace, source="rtsp://127.0.0.1:9/none",
                                camera="gone", reopen_max_s=0.5)
