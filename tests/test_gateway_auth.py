@@ -123,3 +123,22 @@ def test_cross_origin_access_is_off_unless_configured(service_env):
     finally:
         plain.stop()
         allowed.stop()
+
+
+def test_a_chunked_body_over_the_limit_is_cut_off_before_any_route_holds_it(guarded):
+    import psutil
+
+    def chunks(megabytes: int):
+        for _ in range(megabytes * 16):
+            yield b"x" * 65536
+
+    rss_mb = lambda: psutil.Process(guarded.process.pid).memory_info().rss / 2**20  # noqa: E731
+    before = rss_mb()
+    # No Content-Length, so no header can refuse it: the bytes read are counted.
+    with guarded.client(token=None, timeout=60) as http:
+        login = http.post("/login", content=chunks(200), headers={"content-type": "application/x-www-form-urlencoded"})
+    with guarded.client(timeout=60) as http:
+        train = http.post("/api/train", content=chunks(10), headers={"content-type": "application/json"})
+    assert (login.status_code, train.status_code) == (413, 413), (login.text, train.text)
+    assert "request body over 65536 bytes" in login.json()["detail"]
+    assert rss_mb() - before < 50, (before, rss_mb())

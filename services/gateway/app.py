@@ -25,6 +25,7 @@ from pydantic import AfterValidator
 from services.gateway import api_models as api
 from services.gateway import readers
 from services.gateway.auth import COOKIE, LOGIN_PAGE, TokenMiddleware, token_matches
+from services.gateway.body_limit import BodyLimit
 from services.gateway.live import MESSAGES, STREAM_ID, Hub, check_stream_id, events
 from services.gateway.metrics import PipelineCollector
 from services.gateway.settings import GatewaySettings
@@ -125,13 +126,6 @@ def create_app(settings: GatewaySettings, token: str | None) -> FastAPI:
                              "errors": [{k: v for k, v in jsonable_encoder(e, custom_encoder={bytes: repr}).items()
                                          if k in ("type", "loc", "msg")} for e in exc.errors()]},
                             status_code=422)
-
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
-            return JSONResponse({"detail": f"request body over {MAX_BODY} bytes"}, status_code=413)
-        return await call_next(request)
 
     @app.get("/api/cameras", response_model=list[api.Camera], tags=["cameras"])
     def list_cameras() -> list[dict]:
@@ -249,7 +243,7 @@ def create_app(settings: GatewaySettings, token: str | None) -> FastAPI:
 
     @app.post("/login", include_in_schema=False)
     async def login(request: Request) -> Response:
-        body = (await request.body())[:MAX_BODY].decode("utf-8", "replace")
+        body = (await request.body()).decode("utf-8", "replace")
         supplied = (parse_qs(body).get("token") or [""])[0]
         if token is None or token_matches(supplied, token):
             response = RedirectResponse("/", status_code=303)
@@ -270,4 +264,5 @@ def create_app(settings: GatewaySettings, token: str | None) -> FastAPI:
     if settings.cors_origin:  # outside the token check: a browser's preflight never carries the token
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origin, allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Last-Event-ID", "Content-Type"])
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY)  # outermost: before the token check does any work
     return app
