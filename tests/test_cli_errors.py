@@ -118,3 +118,24 @@ def test_a_password_changed_while_a_worker_runs_ends_it_with_code_3_not_endless_
     lines = [line for line in err.splitlines() if "error" in line.lower()]
     assert len(lines) == 1 and "refused the credentials" in lines[0], err
     assert PASSWORD not in out + err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("name, rights", [
+    ("gateway", "+ping"),  # answers PING, can read nothing
+    ("classifier", "+ping"),
+    ("classifier", "+@all -xread"),  # serves, but cannot follow model announcements
+])
+def test_a_redis_user_without_the_rights_ends_the_command_with_code_3_and_one_line(locked_redis, name, rights):
+    import redis
+
+    admin = redis.Redis(port=locked_redis.port, password=PASSWORD)
+    user = f"limited-{name}-{len(rights)}"
+    admin.execute_command("ACL", "SETUSER", user, "reset", "on", ">limited-pass", "~*", "&*", "-@all", *rights.split())
+    args = ["gateway", "--port", str(free_port())] if name == "gateway" else [name]
+    result, seconds = run(args, f"redis://{user}:limited-pass@127.0.0.1:{locked_redis.port}/0")
+    output = result.stdout + result.stderr
+    assert result.returncode == 3, output
+    lines = error_lines(result)
+    assert len(lines) == 1 and "NOPERM" in lines[0] and "give that user the commands" in lines[0], output
+    assert "Traceback" not in output and "limited-pass" not in output
+    assert seconds < 60, f"took {seconds:.1f} s"

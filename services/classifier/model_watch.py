@@ -25,7 +25,7 @@ from shared.model_store import MODEL_FILE
 from shared.keys import Keys
 from shared.messages import DeadLetter, ModelAnnouncement, dead_payload, now_ms
 from shared.logs import Throttled
-from shared.redis_client import CONNECTION_ERRORS, Backoff, is_outage
+from shared.redis_client import CONNECTION_ERRORS, Backoff, is_auth_error
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ class ModelWatch:
         self._lock = threading.Lock()
         self._last_id = "0-0"
         self.refused = 0
+        self.refusal: redis.RedisError | None = None  # Redis refused the watch our credentials or rights
         self._throttled = Throttled(log)  # a flood of bad announcements: a few lines with counts
 
     def take(self) -> ServingModel | None:
@@ -114,6 +115,8 @@ class ModelWatch:
         try:
             newest = self.redis.xrevrange(self.keys.models, count=1)
         except redis.ResponseError as e:  # not a stream: the watch says so until it is one
+            if is_auth_error(e):
+                raise  # a user without the rights: the classifier ends with exit code 3
             log.error("cannot read %s (%s); starting without its newest announcement", self.keys.models, e)
             newest = []
         # Follow from here, not from "$" when watching starts: announcements made while the
@@ -149,8 +152,7 @@ class ModelWatch:
         """Follow `models` until stopped (run on its own thread); no error ends it before `stop`."""
         backoff = Backoff()
         last_error = None
-        self._credentials_refused = False
-        while not self.stop.is_set() and not self._credentials_refused:
+        while not self.stop.is_set() and self.refusal is None:
             try:
                 self._watch_once(backoff)
                 last_error = None
@@ -168,12 +170,14 @@ class ModelWatch:
         try:
             reply = self.redis.xread({self.keys.models: self._last_id}, block=1000, count=10)
             backoff.reset()
-        except CONNECTION_ERRORS as e:
-            if not is_outage(e):
-                # Refused credentials: the worker, on the same client, meets them too and ends the
-                # classifier with one line and exit code 3; this thread just stops.
-                self._credentials_refused = True
+        except redis.RedisError as e:
+            if is_auth_error(e):
+                # Refused credentials or rights: this thread stops and the worker raises it between two
+                # batches, ending the classifier with one line and exit code 3.
+                self.refusal = e
                 return
+            if not isinstance(e, CONNECTION_ERRORS):
+                raise
             delay = backoff.next_delay()
             log.warning("redis unreachable while watching %s (%s); retrying in %.1fs", self.keys.models, e, delay)
             self.stop.wait(delay)

@@ -65,6 +65,8 @@ class ClassifierWorker(StreamConsumer):
 
     def _swap(self) -> None:
         """Take a newly checked model; only ever between two batches, so no batch mixes versions."""
+        if self.watch.refusal is not None:
+            raise self.watch.refusal
         model = self.watch.take()
         if model is not None:
             old = self.model.version if self.model else None

@@ -6,11 +6,14 @@ import logging
 import threading
 from collections.abc import Sequence
 
+import redis
+
+from services.gateway.readers import check_access
 from services.gateway.settings import GatewaySettings
 from shared.errors import EXIT_OK
 from shared.lifecycle import install_stop_signals
 from shared.logs import default_worker_id, setup_logging
-from shared.redis_client import check_connection, connect
+from shared.redis_client import auth_error, check_connection, connect, is_auth_error
 from shared.settings import load_settings
 
 log = logging.getLogger("signstream.gateway")
@@ -22,8 +25,17 @@ def main(argv: Sequence[str], prog: str = "signstream gateway") -> int:
     setup_logging(settings.log_level, default_worker_id("gateway"))
     stop = threading.Event()
     install_stop_signals(stop, "the shutdown")
-    if not check_connection(connect(settings.redis_url), settings.redis_url, stop=stop, what="starting the gateway"):
+    client = connect(settings.redis_url)
+    if not check_connection(client, settings.redis_url, stop=stop, what="starting the gateway"):
         return EXIT_OK
+    try:
+        check_access(client, settings.keys)
+    except redis.RedisError as e:
+        if is_auth_error(e):  # a user without the rights: no retry will give them (exit 3)
+            raise auth_error(e, settings.redis_url) from e
+        raise
+    finally:
+        client.close()
 
     import uvicorn
 

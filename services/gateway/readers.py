@@ -18,6 +18,21 @@ from shared.messages import (FrameMessage, KeypointsMessage, ModelAnnouncement, 
                              decode_keypoints_entry)
 
 
+def check_access(client: redis.Redis, keys: Keys) -> None:
+    """One command of each kind the gateway serves with, so a Redis user without the rights is told at
+    start (NoPermissionError) instead of every request failing later."""
+    pipe = client.pipeline(transaction=False)
+    pipe.hgetall(keys.cameras)
+    pipe.xrevrange(keys.detections, count=1)
+    pipe.xrange(keys.predictions, count=1)
+    pipe.xread({keys.predictions: "$"}, count=1)
+    pipe.scan(0, match=keys.health("*", "*"), count=1)
+    pipe.mget([keys.health("gateway", "-")])
+    for reply in pipe.execute(raise_on_error=False):
+        if isinstance(reply, Exception):
+            raise reply
+
+
 def text(value: bytes | str) -> str:
     return value.decode(errors="replace") if isinstance(value, bytes) else value
 
