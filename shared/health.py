@@ -86,7 +86,9 @@ def read_beats(client: redis.Redis, keys: Keys) -> list[Beat]:
 
 SERVICES = ("keypoints", "classifier", "trainer")
 NEEDED = ("keypoints", "classifier")  # without one of each, running cameras are not served
-FORGET_S = 3600  # a worker silent for longer is history, not a failure
+# A worker silent for longer is history, not a failure: long enough to be seen on a dashboard; a
+# service left with no worker at all stays DOWN by its own item for as long as cameras run.
+FORGET_S = 300
 
 
 @dataclass(frozen=True)

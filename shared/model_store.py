@@ -20,7 +20,14 @@ from pathlib import Path
 
 from shared.errors import ModelError
 
-VERSION = re.compile(r"^v(\d{4,})$")
+VERSION = re.compile(r"^v(\d{4,})$")  # what the trainer numbers its versions
+# What an announcement may name a version (other tools name theirs): a short name, never a path.
+VERSION_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def is_version_name(version: object) -> bool:
+    return isinstance(version, str) and bool(VERSION_NAME.fullmatch(version)) and version not in (".", "..")
+
 CURRENT = "current"
 MODEL_FILE = "model.keras"
 LABELS_FILE = "labels.json"

@@ -88,6 +88,8 @@ def test_models_serving_and_training_requests(gateway, r, keys):
     metrics = {"accuracy": 0.93, "confusion": [[9, 1], [0, 10]]}
     r.xadd(keys.models, ModelAnnouncement(version="v0001", path="/models/v0001", labels=["hello", "thanks"],
                                           metrics=metrics).encode())
+    for junk in ("v" * 5000, "../../etc", ""):  # announcements every classifier refuses
+        r.xadd(keys.models, ModelAnnouncement(version=junk, path="/models/x", labels=["hello"]).encode())
     stats = Stats("classifier", "clf-1")
     stats.info["model"] = "v0001"
     stats.report(r, keys.stats("classifier"))

@@ -65,6 +65,10 @@ def test_a_worker_that_reported_and_went_silent_is_down(r, keys, namespace, redi
     assert code == 1
     assert any(line.startswith("classifier cl-dead: DOWN") for line in lines), lines
     assert any(line.startswith("classifier cl-live: up") for line in lines), lines
+    # killed for good: after five minutes it is history, and health is good again
+    r.hset(keys.stats("classifier"), "cl-dead", json.dumps({"updated_ms": now_ms() - 301_000, "cameras": {}}))
+    code, lines = health(redis_url, namespace, capsys)
+    assert code == 0 and not any("cl-dead" in line for line in lines), lines
 
 
 def test_cameras_stale_failing_and_without_workers_are_down_and_an_ended_file_is_not(

@@ -9,7 +9,7 @@ for a Redis outage or kill the thread that loads it.
 from __future__ import annotations
 
 import logging
-import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,14 +18,12 @@ import numpy as np
 from services.classifier.runner import Runner, check_runner, fast_runner, one_line
 from shared.codec import VECTOR_SIZE, WINDOW
 from shared.errors import ModelError
-from shared.model_store import MODEL_FILE, read_labels
+from shared.model_store import MODEL_FILE, is_version_name, read_labels
 
 log = logging.getLogger(__name__)
 
-MAX_VERSION_CHARS = 64
 MAX_PATH_CHARS = 4096  # Linux PATH_MAX; longer paths cannot be opened anyway
 SHOWN_PATH_CHARS = 120  # how much of a path an error line quotes
-_VERSION = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 @dataclass(frozen=True)
@@ -76,8 +74,8 @@ def check_version(version: object) -> str:
     """A version name as announcements may carry it: a short name of letters, digits, '_', '.', '-'."""
     if not isinstance(version, str) or not version:
         raise ModelError("model version is empty: announce the version directory's name, e.g. v0003")
-    if len(version) > MAX_VERSION_CHARS or not _VERSION.fullmatch(version) or version in (".", ".."):
-        raise ModelError(f"model version {shown(version)!r} is not a version name: at most {MAX_VERSION_CHARS} "
+    if not is_version_name(version):
+        raise ModelError(f"model version {shown(version)!r} is not a version name: at most 64 "
                          "letters, digits, '_', '.' or '-', e.g. v0003")
     return version
 
@@ -126,6 +124,9 @@ def _load(keras, path: Path, version: str) -> ServingModel:
                          "e.g. models/v0003")
     if not (path / MODEL_FILE).is_file():
         raise ModelError(f"no {MODEL_FILE} in {shown(path)}: train one with `signstream train`")
+    if not zipfile.is_zipfile(path / MODEL_FILE):  # Keras says "File not found" of a file it cannot open
+        raise ModelError(f"{shown(path / MODEL_FILE)} is not a Keras model file (a .keras file is a zip archive): "
+                         "it is damaged or something else; train again or copy the version again")
     labels = read_labels(path)
     try:
         model = keras.models.load_model(path / MODEL_FILE, compile=False)

@@ -14,6 +14,7 @@ from shared.codec import FACE, HAND_POINTS, POSE_END, POSE_POINTS
 from shared.errors import DecodeError
 from shared.health import assess
 from shared.keys import Keys
+from shared.model_store import is_version_name
 from shared.messages import (FrameMessage, KeypointsMessage, ModelAnnouncement, TrainProgress, TrainResult,
                              decode_keypoints_entry)
 
@@ -97,6 +98,8 @@ def models(client: redis.Redis, keys: Keys, count: int = 50) -> list[dict]:
             announcement = ModelAnnouncement.decode(fields)
         except DecodeError:
             continue
+        if not is_version_name(announcement.version):
+            continue  # refused by every classifier: not a version anyone serves
         if announcement.version in seen:
             continue
         seen.add(announcement.version)

@@ -24,6 +24,8 @@ class TrainerServiceSettings(TrainerSettings):
     first_model_data: Path | None = Field(None, description="where no model is promoted yet, first train "
                                          "on this (MP_DATA folder or signer files), so a fresh deployment serves without a request")
     first_model_epochs: int = Field(40, ge=1, le=100000, description="most epochs of that first training")
+    data_root: list[Path] = Field(default_factory=list, description="a folder train requests may name data under; "
+                                  "repeat for more (--first-model-data and --unknown are always allowed)")
 
     @field_validator("first_model_data", mode="before")
     @classmethod
@@ -33,8 +35,10 @@ class TrainerServiceSettings(TrainerSettings):
 
 def run_trainer(settings: TrainerServiceSettings, stop: threading.Event) -> TrainerService:
     worker = settings.worker_id or default_worker_id("trainer")
-    base = TrainerSettings.model_validate(settings.model_dump(exclude={"worker_id", "first_model_data", "first_model_epochs"}))
-    service = TrainerService(connect(settings.redis_url), base, worker, stop)
+    base = TrainerSettings.model_validate(settings.model_dump(exclude={"worker_id", "first_model_data", "first_model_epochs",
+                                                                       "data_root"}))
+    roots = [*settings.data_root, *settings.unknown, *([settings.first_model_data] if settings.first_model_data else [])]
+    service = TrainerService(connect(settings.redis_url), base, worker, stop, roots)
     if settings.first_model_data is not None and ModelStore(settings.models_dir).current() is None:
         service.train_first_model([settings.first_model_data], settings.first_model_epochs)
     service.run()

@@ -8,6 +8,7 @@ are handled one at a time; a bad request is answered with status "rejected" and 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from pathlib import Path
 
@@ -34,12 +35,14 @@ REQUEST_OPTIONS = {"recipe", "arch", "normalise", "augment", "face", "audit", "e
 class TrainerService(StreamConsumer):
     service = "trainer"
 
-    def __init__(self, client: redis.Redis, settings: TrainerSettings, worker: str, stop: threading.Event):
+    def __init__(self, client: redis.Redis, settings: TrainerSettings, worker: str, stop: threading.Event,
+                 data_roots: list[Path]):
         # A training run takes minutes: the claim idle time must exceed it, or a live trainer's
         # request would be taken over by another.
         options = ConsumerOptions(block_ms=1000, count=1, claim_idle_ms=6 * 3600 * 1000)
         super().__init__(client, settings.keys, GROUP_TRAINER, worker, stop, options, settings.stream_maxlen)
         self.settings = settings
+        self.data_roots = [Path(os.path.realpath(root)) for root in data_roots]
 
     def streams(self) -> list[str]:
         return [self.keys.train_requests]
@@ -79,6 +82,15 @@ class TrainerService(StreamConsumer):
         if unknown:
             return TrainResult(request_id=request_id, status="rejected",
                                reason=f"unknown options {unknown}; allowed: {sorted(REQUEST_OPTIONS)}")
+        unknown_data = request.options.get("unknown") or []
+        outside = self._outside_roots([*request.data, *([unknown_data] if isinstance(unknown_data, str) else
+                                                        unknown_data if isinstance(unknown_data, list) else [])])
+        if outside:
+            # Said before anything on disk is looked at: a request must not learn what exists elsewhere.
+            return TrainResult(request_id=request_id, status="rejected",
+                               reason=f"{outside[:200]!r} is not under the trainer's data folders "
+                                      f"({', '.join(map(str, self.data_roots)) or 'none'}): name data under them, "
+                                      "or the operator adds a folder with SIGNSTREAM_TRAINER_DATA_ROOT")
         try:
             settings = TrainerSettings.model_validate({**self.settings.model_dump(), **request.options})
             data = training_data(settings, [Path(p) for p in request.data])
@@ -94,6 +106,14 @@ class TrainerService(StreamConsumer):
         metrics = {k: outcome.metrics[k] for k in ("accuracy", "n", "epochs_run", "seconds_per_epoch")}
         return TrainResult(request_id=request_id, status="done", version=outcome.version, promoted=int(promoted),
                            reason=outcome.verdict.reason, metrics=metrics)
+
+    def _outside_roots(self, paths: list[str]) -> str | None:
+        """The first path not inside a data root (symbolic links and '..' followed), if any."""
+        for path in paths:
+            real = Path(os.path.realpath(path)) if isinstance(path, str) and "\0" not in path else None
+            if real is None or not any(real.is_relative_to(root) for root in self.data_roots):
+                return str(path)
+        return None
 
     def _answer(self, pipe, result: TrainResult) -> None:
         pipe.xadd(self.keys.train_results, result.encode(), maxlen=self.stream_maxlen, approximate=True)

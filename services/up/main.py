@@ -115,7 +115,10 @@ def run(settings: UpSettings, url: str, supervisor: Supervisor, stop: threading.
     supervisor.start("classifier", "classifier", "--models-dir", str(settings.models_dir),
                      "--stride", str(settings.stride))
     unknown = [arg for path in settings.unknown_data for arg in ("--unknown", str(path.resolve()))]
-    supervisor.start("trainer", "trainer", "--models-dir", str(settings.models_dir), *unknown)
+    # Train requests may name the data this run was given, and nothing else on this machine.
+    roots = [arg for path in ([settings.bootstrap_data] if settings.bootstrap_data else [])
+             for arg in ("--data-root", str(path.resolve()))]
+    supervisor.start("trainer", "trainer", "--models-dir", str(settings.models_dir), *unknown, *roots)
     dashboard = start_gateway(settings, supervisor)
     if settings.bootstrap_data is not None and ModelStore(settings.models_dir).current() is None:
         log.info("no model in %s yet: training one on %s (%d epochs); the classifier starts serving it when done",

@@ -178,6 +178,10 @@ def test_an_announced_5000_character_path_is_refused_at_once_as_a_model_error_no
 def test_paths_and_versions_that_cannot_be_a_model_are_one_line_model_errors(versions, tmp_path):
     a_file = tmp_path / "file"
     a_file.write_text("not a directory")
+    garbage = tmp_path / "garbage"
+    garbage.mkdir()
+    (garbage / "labels.json").write_text(json.dumps(LABELS))
+    (garbage / "model.keras").write_bytes(np.random.default_rng(0).bytes(5000))
     bad = [
         (tmp_path / ("b" * 300), None, "File name too long"),  # under the length bound, too long for the OS
         (tmp_path / "missing", None, "does not exist"),
@@ -188,6 +192,7 @@ def test_paths_and_versions_that_cannot_be_a_model_are_one_line_model_errors(ver
         (versions["v1"], "../../etc", "not a version name"),
         (versions["v1"], "v" * 65, "not a version name"),
         (versions["unbuilt"], "unbuilt", "input shape"),
+        (garbage, "v5", "is not a Keras model file"),
     ]
     for path, version, words in bad:
         with pytest.raises(ModelError) as caught:

@@ -21,7 +21,7 @@ def results(r, keys) -> list[TrainResult]:
 @pytest.mark.slow
 def test_requests_are_trained_promoted_and_answered_and_bad_ones_rejected(r, keys, redis_url, namespace, tmp_path):
     settings = TrainerServiceSettings(redis_url=redis_url, namespace=namespace, models_dir=tmp_path, arch="gru",
-                                      normalise=True, augment=False)
+                                      normalise=True, augment=False, data_root=[SIGNERS])
     stop = threading.Event()
     thread = threading.Thread(target=run_trainer, args=(settings, stop), daemon=True)
     thread.start()
@@ -29,12 +29,15 @@ def test_requests_are_trained_promoted_and_answered_and_bad_ones_rejected(r, key
         good = TrainRequest(data=[str(SIGNERS / "signer_00.npz"), str(SIGNERS / "signer_05.npz")],
                             options={"epochs": 3, "patience": 0, "min_accuracy": 0.0}, request_id="good")
         r.xadd(keys.train_requests, good.encode())
-        r.xadd(keys.train_requests, TrainRequest(data=["/no/such/MP_DATA"], request_id="nodata").encode())
+        r.xadd(keys.train_requests, TrainRequest(data=[str(SIGNERS / "no_such_MP_DATA")], request_id="nodata").encode())
+        for request_id, data, options in (("etc", ["/etc"], {}), ("dotdot", [str(SIGNERS / ".." / "..")], {}),
+                                          ("unknown-etc", [str(SIGNERS)], {"unknown": ["/etc"]})):
+            r.xadd(keys.train_requests, TrainRequest(data=data, options=options, request_id=request_id).encode())
         r.xadd(keys.train_requests, TrainRequest(data=[str(SIGNERS)], options={"models_dir": "/etc"},
                                                  request_id="sneaky").encode())
         r.xadd(keys.train_requests, {"data": "not json"})
         deadline = time.monotonic() + 240
-        while time.monotonic() < deadline and len(results(r, keys)) < 4:
+        while time.monotonic() < deadline and len(results(r, keys)) < 7:
             time.sleep(0.2)
     finally:
         stop.set()
@@ -47,6 +50,10 @@ def test_requests_are_trained_promoted_and_answered_and_bad_ones_rejected(r, key
     assert answered["nodata"].status == "rejected" and "no such folder" in answered["nodata"].reason
     assert answered["sneaky"].status == "rejected" and "models_dir" in answered["sneaky"].reason
     assert answered[""].status == "rejected" and "bad request" in answered[""].reason
+    for request_id in ("etc", "dotdot", "unknown-etc"):  # refused before the trainer looks: nothing of /etc is told
+        assert answered[request_id].status == "rejected", answered[request_id]
+        assert "is not under the trainer's data folders" in answered[request_id].reason
+        assert "passwd" not in answered[request_id].reason and "hosts" not in answered[request_id].reason
     assert r.xpending(keys.train_requests, "trainer")["pending"] == 0
 
 
@@ -82,7 +89,8 @@ def test_a_first_model_is_trained_where_none_exists_and_only_there(r, keys, redi
 
 @pytest.mark.slow
 def test_a_request_shows_how_far_it_has_got_while_it_trains(r, keys, redis_url, namespace, tmp_path):
-    settings = TrainerServiceSettings(redis_url=redis_url, namespace=namespace, models_dir=tmp_path, augment=False)
+    settings = TrainerServiceSettings(redis_url=redis_url, namespace=namespace, models_dir=tmp_path, augment=False,
+                                      data_root=[SIGNERS])
     stop = threading.Event()
     thread = threading.Thread(target=run_trainer, args=(settings, stop), daemon=True)
     thread.start()
