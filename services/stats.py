@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
+from shared.errors import DecodeError
+from shared.records import CameraRecord, StatsSnapshot
 from shared.redis_client import one_shot, redact_url
 from shared.settings import CommonSettings, load_settings
 
@@ -20,15 +21,26 @@ def main(argv: Sequence[str], prog: str = "signstream stats") -> int:
 def show(client, settings: CommonSettings) -> int:
     cameras = client.hgetall(settings.keys.cameras)
     for camera, raw in sorted(cameras.items()):
-        info = json.loads(raw)
-        print(f"camera {camera.decode()}: {info.get('status', '?')}, {info.get('frames_sent', 0)} frames sent, "
-              f"source {info.get('source', '?')}")
+        try:
+            info = CameraRecord.decode(raw)
+        except DecodeError as e:
+            print(f"camera {text(camera)}: unreadable entry in {settings.keys.cameras} ({e}): remove it with HDEL")
+            continue
+        print(f"camera {text(camera)}: {info.status}, {info.frames_sent} frames sent, source {info.source}")
     for service in SERVICES:
         for worker, raw in sorted(client.hgetall(settings.keys.stats(service)).items()):
-            snap = json.loads(raw)
-            for camera, counts in sorted(snap.get("cameras", {}).items()):
+            try:
+                snap = StatsSnapshot.decode(raw)
+            except DecodeError as e:
+                print(f"{service} {text(worker)}: unreadable entry in {settings.keys.stats(service)} ({e})")
+                continue
+            for camera, counts in sorted(snap.cameras.items()):
                 numbers = " ".join(f"{k}={v}" for k, v in sorted(counts.items()) if not isinstance(v, dict))
-                print(f"{service} {worker.decode()} {camera}: {numbers}")
+                print(f"{service} {text(worker)} {camera}: {numbers}")
     if not cameras:
         print(f"no camera registered in {settings.keys.cameras} at {redact_url(settings.redis_url)}")
     return 0
+
+
+def text(value: bytes) -> str:
+    return value.decode(errors="replace")

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
 
 import redis
 
+from shared.errors import DecodeError
 from shared.keys import CAMERA_ID, Keys
 from shared.messages import now_ms
+from shared.records import CameraRecord
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,6 @@ class CameraDirectory:
 
 def _started_ms(raw: bytes | None) -> int | None:
     try:
-        started = json.loads(raw)["started_ms"]
-    except (TypeError, ValueError, KeyError):
+        return CameraRecord.decode(raw).started_ms
+    except DecodeError:
         return None
-    return started if isinstance(started, int) and not isinstance(started, bool) else None

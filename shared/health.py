@@ -19,8 +19,10 @@ from dataclasses import dataclass
 
 import redis
 
+from shared.errors import DecodeError
 from shared.keys import Keys
 from shared.messages import now_ms
+from shared.records import CameraRecord, StatsSnapshot
 from shared.redis_client import CONNECTION_ERRORS
 
 log = logging.getLogger(__name__)
@@ -118,11 +120,11 @@ def assess(client: redis.Redis, keys: Keys, stale_s: float) -> list[HealthItem]:
     running_cameras = 0
     for camera, raw in sorted(client.hgetall(keys.cameras).items()):
         try:
-            info = json.loads(raw)
-            age_s = (now - int(info.get("last_seen_ms", 0))) / 1000
-        except (ValueError, TypeError, AttributeError):
+            record = CameraRecord.decode(raw)
+        except DecodeError:
             continue
-        status = info.get("status", "?")
+        age_s = (now - record.last_seen_ms) / 1000
+        status = record.status
         up = True
         if status == "ended":
             state = "ended (its source finished)"
@@ -132,7 +134,7 @@ def assess(client: redis.Redis, keys: Keys, stale_s: float) -> list[HealthItem]:
             state, up = f"DOWN: {status}, its source fails", False
         else:
             state, running_cameras = "up", running_cameras + 1
-        items.append(HealthItem("camera", camera.decode(errors="replace"), up, state, info))
+        items.append(HealthItem("camera", camera.decode(errors="replace"), up, state, record.as_dict()))
 
     for service in SERVICES:
         reported = {w.decode(errors="replace"): raw for w, raw in client.hgetall(keys.stats(service)).items()}
@@ -145,11 +147,11 @@ def assess(client: redis.Redis, keys: Keys, stale_s: float) -> list[HealthItem]:
                                         {"host": beat_.host, "heartbeat_age_s": round(age_s, 1)}))
                 continue
             try:
-                snap = json.loads(reported[worker])
-                silent_s = (now - int(snap.get("updated_ms", 0))) / 1000
-            except (ValueError, TypeError, AttributeError):
+                snap = StatsSnapshot.decode(reported[worker])
+            except DecodeError:
                 continue
-            if snap.get("stopped") or silent_s > FORGET_S:
+            silent_s = (now - snap.updated_ms) / 1000
+            if snap.stopped or silent_s > FORGET_S:
                 continue
             items.append(HealthItem(service, worker, False, f"DOWN: no heartbeat, last report {silent_s:.0f} s ago",
                                     {"last_report_s": round(silent_s, 1)}))

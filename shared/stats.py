@@ -7,12 +7,13 @@ or `redis-cli HGETALL stats:keypoints` shows every worker at once.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import Counter, defaultdict, deque
 
 import numpy as np
+
+from shared.records import StatsSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ class Histogram:
         self.counts[next((i for i, bound in enumerate(BUCKETS_MS) if ms <= bound), len(BUCKETS_MS))] += 1
         self.sum += ms
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> StatsSnapshot:
         cumulative = np.cumsum(self.counts).tolist()
         return {"le": list(BUCKETS_MS), "buckets": cumulative[:-1], "count": cumulative[-1], "sum": round(self.sum, 3)}
 
@@ -64,7 +65,7 @@ class Stats:
     def total(self, what: str) -> int:
         return sum(c[what] for c in self.counts.values())
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> StatsSnapshot:
         cameras = {}
         for camera in sorted(set(self.counts) | set(self.times_ms) | set(self.histograms)):
             entry: dict = dict(self.counts[camera])
@@ -76,15 +77,9 @@ class Stats:
             if camera in self.histograms:
                 entry["histograms_ms"] = {what: h.snapshot() for what, h in self.histograms[camera].items()}
             cameras[camera] = entry
-        return {
-            "service": self.service,
-            "worker": self.worker,
-            "uptime_s": round(time.monotonic() - self.started, 1),
-            "updated_ms": int(time.time() * 1000),
-            "cameras": cameras,
-            **({"info": dict(self.info)} if self.info else {}),
-            **({"stopped": True} if self.stopped else {}),
-        }
+        return StatsSnapshot(service=self.service, worker=self.worker, uptime_s=round(time.monotonic() - self.started, 1),
+                             updated_ms=int(time.time() * 1000), cameras=cameras, info=dict(self.info),
+                             stopped=self.stopped)
 
     def due(self) -> bool:
         return time.monotonic() - self._last_report >= self.report_every_s
@@ -93,10 +88,10 @@ class Stats:
         """Log one line per camera and store the snapshot in Redis."""
         self._last_report = time.monotonic()
         snap = self.snapshot()
-        for camera, entry in snap["cameras"].items():
+        for camera, entry in snap.cameras.items():
             log.info("camera %s: %s", camera, " ".join(f"{k}={v}" for k, v in sorted(entry.items())
                                                        if not isinstance(v, dict)))
-        redis_client.hset(key, self.worker, json.dumps(snap))
+        redis_client.hset(key, self.worker, snap.encode())
 
     def summary(self) -> str:
         parts = [f"{what} {n}" for what, n in sorted(sum(self.counts.values(), Counter()).items())]

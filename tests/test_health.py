@@ -122,3 +122,34 @@ def test_unreachable_redis_is_exit_code_3(capsys):
 def test_a_bad_flag_is_one_line_and_exit_code_2(flag, capsys):
     assert signstream(["health", flag]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_junk_in_the_cameras_and_stats_hashes_is_reported_and_skipped_never_a_traceback(r, keys, namespace, redis_url,
+                                                                                        capsys):
+    from shared.messages import Detection
+    from services.up.console import Console
+
+    register_camera(r, keys, "good")
+    r.hset(keys.cameras, mapping={"notjson": "not json", "list": "[]", "textcount": '{"frames_sent": "many"}'})
+    beat(r, keys, "keypoints", "kp-live")
+    r.hset(keys.stats("keypoints"), mapping={"kp-live": json.dumps({"updated_ms": now_ms(), "cameras": {"good": {"out": 4}}}),
+                                             "kp-junk": "{not json", "kp-text": '{"cameras": {"good": {"out": "4"}}}'})
+    code = signstream(["stats", "--redis-url", redis_url, "--namespace", namespace])
+    out = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert "camera good: running, 10 frames sent, source /videos/good.mp4" in out
+    assert sum("unreadable entry" in line for line in out) == 5, out
+    assert "keypoints kp-live good: out=4" in out
+    code, lines = health(redis_url, namespace, capsys)
+    assert any(line.startswith("camera good: up") for line in lines) and not any("notjson" in line for line in lines)
+
+    shown = []
+    console = Console(r, keys, out=shown.append)
+    console._last_id = "0-0"
+    r.xadd(keys.detections, {"msg": b"\xc1 not a detection"})
+    r.xadd(keys.detections, Detection(camera="good", label="hello", confidence=0.9, ts_start=now_ms(), ts_end=now_ms(),
+                                      model="v1").encode())
+    console.detections(block_ms=100)
+    console.status()
+    assert console.unreadable == 1 and any("good" in line and "hello" in line for line in shown), shown
+    assert shown[-1].startswith("status  good: running, 10 frames, 4 keypoint vectors"), shown

@@ -6,7 +6,6 @@ that ends is replayed with --loop, otherwise capture ends cleanly with a summary
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -22,6 +21,7 @@ from shared.codec import encode_jpeg
 from shared.errors import DecodeError, SourceError
 from shared.health import beat, clear
 from shared.messages import MAX_SEQ, FrameMessage, now_ms
+from shared.records import CameraRecord
 from shared.redis_client import Backoff, redact_url, with_redis
 
 log = logging.getLogger(__name__)
@@ -186,10 +186,10 @@ class Publisher:
         self._last_heartbeat = now
         width, height = self.size or (self.settings.width, self.settings.height)
         source = redact_url(self.settings.source) if "://" in self.settings.source else self.settings.source
-        info = {"source": source, "fps": self.settings.fps, "width": width, "height": height,
-                "last_seen_ms": now_ms(), "frames_sent": self.summary.frames_sent, "status": status,
-                "started_ms": self.started_ms, "first_seq": self.first_seq}
-        self.redis.hset(self.settings.keys.cameras, self.camera, json.dumps(info))
+        record = CameraRecord(source=source, fps=self.settings.fps, width=width, height=height, last_seen_ms=now_ms(),
+                              frames_sent=self.summary.frames_sent, status=status, started_ms=self.started_ms,
+                              first_seq=self.first_seq)
+        self.redis.hset(self.settings.keys.cameras, self.camera, record.encode())
         if status == "ended":
             clear(self.redis, self.settings.keys, "capture", self.camera)
         else:

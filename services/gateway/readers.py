@@ -3,7 +3,6 @@ recent detections, training results. Plain functions of a client, so each is one
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 
 import numpy as np
@@ -15,6 +14,7 @@ from shared.errors import DecodeError
 from shared.health import assess
 from shared.keys import Keys
 from shared.model_store import is_version_name
+from shared.records import StatsSnapshot
 from shared.messages import (FrameMessage, KeypointsMessage, ModelAnnouncement, TrainProgress, TrainResult,
                              decode_keypoints_entry)
 
@@ -112,12 +112,12 @@ def serving(client: redis.Redis, keys: Keys) -> dict[str, dict]:
     out = {}
     for worker, raw in client.hgetall(keys.stats("classifier")).items():
         try:
-            snap = json.loads(raw)
-        except ValueError:
+            snap = StatsSnapshot.decode(raw)
+        except DecodeError:
             continue
-        if snap.get("stopped"):
+        if snap.stopped:
             continue
-        out[text(worker)] = {"model": snap.get("info", {}).get("model"), "updated_ms": snap.get("updated_ms")}
+        out[text(worker)] = {"model": snap.info.get("model"), "updated_ms": snap.updated_ms}
     return out
 
 
@@ -175,7 +175,7 @@ def stats(client: redis.Redis, keys: Keys, services: tuple[str, ...]) -> dict[st
     for service in services:
         for worker, raw in client.hgetall(keys.stats(service)).items():
             try:
-                out.setdefault(service, {})[text(worker)] = json.loads(raw)
-            except ValueError:
+                out.setdefault(service, {})[text(worker)] = StatsSnapshot.decode(raw).as_dict()
+            except DecodeError:
                 continue
     return out
