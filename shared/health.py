@@ -86,6 +86,20 @@ def read_beats(client: redis.Redis, keys: Keys) -> list[Beat]:
     return beats
 
 
+def _overloaded(client: redis.Redis, keys: Keys, now: int) -> set[str]:
+    """Cameras a classifier worker said, in its last report, were overloaded."""
+    out: set[str] = set()
+    for raw in client.hvals(keys.stats("classifier")):
+        try:
+            snap = StatsSnapshot.decode(raw)
+        except DecodeError:
+            continue
+        if not snap.stopped and now - snap.updated_ms < REPORT_FRESH_S * 1000 and snap.info.get("overloaded"):
+            out.update(snap.info["overloaded"].split(","))
+    return out
+
+
+REPORT_FRESH_S = 60  # a worker's report older than this says nothing of now
 SERVICES = ("keypoints", "classifier", "trainer")
 NEEDED = ("keypoints", "classifier")  # without one of each, running cameras are not served
 # A worker silent for longer is history, not a failure: long enough to be seen on a dashboard; a
@@ -117,6 +131,7 @@ def assess(client: redis.Redis, keys: Keys, stale_s: float) -> list[HealthItem]:
     items: list[HealthItem] = []
     beats: dict[tuple[str, str], Beat] = {(b.service, b.worker): b for b in read_beats(client, keys)}
 
+    overloaded = _overloaded(client, keys, now)
     running_cameras = 0
     for camera, raw in sorted(client.hgetall(keys.cameras).items()):
         try:
@@ -132,6 +147,9 @@ def assess(client: redis.Redis, keys: Keys, stale_s: float) -> list[HealthItem]:
             state, up = f"DOWN: last heard {age_s:.0f} s ago ({status})", False
         elif status != "running":
             state, up = f"DOWN: {status}, its source fails", False
+        elif camera.decode(errors="replace") in overloaded:
+            state, up, running_cameras = ("DOWN: overloaded, too few of its frames reach the classifier to classify "
+                                          "its windows: add keypoint workers or lower its --fps"), False, running_cameras + 1
         else:
             state, running_cameras = "up", running_cameras + 1
         items.append(HealthItem("camera", camera.decode(errors="replace"), up, state, record.as_dict()))

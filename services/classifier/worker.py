@@ -6,6 +6,7 @@ import json
 import logging
 import threading
 import time
+from collections import defaultdict
 
 import numpy as np
 import redis
@@ -46,6 +47,8 @@ class ClassifierWorker(StreamConsumer):
                                        settings.idle_camera_s)
         self.throttled = Throttled(log)
         self._said_waiting = False
+        self._reported: dict[str, tuple[int, int]] = defaultdict(lambda: (0, 0))  # sparse, predictions at last report
+        self._overloaded: set[str] = set()
 
     def camera_of(self, stream: str) -> str:
         return self.keys.camera_of(stream, KEYPOINTS_PREFIX)
@@ -117,6 +120,27 @@ class ClassifierWorker(StreamConsumer):
                     self.stats.counts[camera][what] = n
             for camera, n in self.smoother.continued.items():
                 self.stats.counts[camera]["detections_continued"] = n
+            self._say_overloaded()
+
+    def _say_overloaded(self) -> None:
+        """Cameras most of whose windows since the last report had too few real frames to classify:
+        their keypoint workers drop frames to keep up. Said once in the log and in the stats `info`,
+        which health reads, until it passes."""
+        now = {c: (self.stats.counts[c]["sparse"], self.stats.counts[c]["predictions"]) for c in self.windows.cameras}
+        overloaded = sorted(c for c, (sparse, done) in now.items()
+                            if sparse - self._reported[c][0] > done - self._reported[c][1])
+        for camera in sorted(set(overloaded) - self._overloaded):
+            log.warning("camera %s is overloaded: most of its windows hold fewer than %d real frames (the keypoint "
+                        "workers drop its frames to keep up), so they are not classified: add keypoint workers or "
+                        "lower its --fps", camera, self.settings.min_frames)
+        for camera in sorted(self._overloaded - set(overloaded)):
+            log.info("camera %s is no longer overloaded", camera)
+        self._overloaded = set(overloaded)
+        self._reported.update(now)
+        if overloaded:
+            self.stats.info["overloaded"] = ",".join(overloaded)
+        else:
+            self.stats.info.pop("overloaded", None)
 
     # --- the model call ---------------------------------------------------------------------------
 

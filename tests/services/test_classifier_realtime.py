@@ -198,3 +198,45 @@ def test_windows_a_sound_model_gives_nan_for_go_to_dead_and_the_model_keeps_serv
     assert len(letters) >= 1 and all(b"gives NaN for these windows" in f[b"reason"] for f in letters)
     listed = [w["seq"] for f in letters for w in json.loads(f[b"payload"])["windows"]]
     assert listed == [44, 49, 54, 59, 64, 69]
+
+
+@pytest.mark.slow
+def test_an_overloaded_camera_keeps_being_classified_down_to_5_real_frames_and_below_that_is_said_overloaded(
+        r, keys, versions, start_classifier, caplog, capsys, redis_url, namespace):
+    import logging
+
+    from services.cli import main as signstream
+    from shared.messages import FrameGap
+
+    caplog.set_level(logging.INFO)
+    start_classifier(model=versions["v1"], stride=3, gap_wait_ms=300)
+    # What an overloaded keypoint worker leaves: the newest frame processed, the others reported dropped.
+    keep_one_in = {"thinned": 4, "starved": 10}  # 7-8 and 3 real frames in a window of 30
+    for camera in keep_one_in:
+        r.hset(keys.cameras, camera, json.dumps({"source": "test", "status": "running", "last_seen_ms": int(time.time() * 1000)}))
+    started = time.time() * 1000
+    seq = 0
+    while time.time() * 1000 - started < 24_000:  # two stats reports and more
+        due = started + seq * FRAME_MS
+        time.sleep(max(0.0, (due - time.time() * 1000) / 1000))
+        for camera, keep in keep_one_in.items():
+            if seq % keep == 0:
+                r.xadd(keys.keypoints(camera), keypoints(camera, seq, int(due)))
+            else:
+                r.xadd(keys.keypoints(camera), FrameGap(camera=camera, seq=seq, capture_ts_ms=int(due), reason="behind",
+                                                        worker="test").encode())
+        if seq % 15 == 0:
+            for camera in keep_one_in:
+                r.hset(keys.cameras, camera, json.dumps({"source": "test", "status": "running",
+                                                         "last_seen_ms": int(time.time() * 1000)}))
+        seq += 1
+    by_camera = {c: [p for p in predictions(r, keys) if p.camera == c] for c in keep_one_in}
+    assert len(by_camera["thinned"]) >= 20 and all(6 <= p.frames <= 8 for p in by_camera["thinned"])
+    assert by_camera["starved"] == []
+    said = [rec.getMessage() for rec in caplog.records if "is overloaded" in rec.getMessage()]
+    assert len(said) == 1 and said[0].startswith("camera starved is overloaded"), said
+    code = signstream(["health", "--redis-url", redis_url, "--namespace", namespace])
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 1
+    assert any(line.startswith("camera starved: DOWN: overloaded") for line in lines), lines
+    assert any(line.startswith("camera thinned: up") for line in lines), lines
