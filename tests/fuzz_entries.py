@@ -169,6 +169,8 @@ class FrameFuzzer(EnvelopeFuzzer):
         self.width, self.height = image_size(jpeg)
         self.seqs = seqs
         self.odd = odd_images()
+        # Above the keypoint workers' 4K pixel limit: refused from its header, never decoded.
+        self.huge = cv2.imencode(".jpg", np.full((3000, 6000, 3), 90, np.uint8))[1].tobytes()
         self.limits = {"big_value": big}
         self.kinds: list[tuple[str, Callable[[], Fields], float]] = [
             *self.envelope_junk(),
@@ -189,6 +191,7 @@ class FrameFuzzer(EnvelopeFuzzer):
             ("size_disagrees", self.size_disagrees, 3),
             ("odd_image", self.odd_image, 1.5),
             ("png_labelled_jpeg", self.png_labelled_jpeg, 0.5),
+            ("over_pixel_limit", lambda: self.frame(data=self.huge, width=6000, height=3000), 0.5),
             ("extra_envelope_keys",
              lambda: envelope({**self.body(), "extra": NESTED, "zz": self.rng.randbytes(40)}), 1),
             ("extra_entry_fields", lambda: {**self.frame(), "note": "hello", "junk": self.rng.randbytes(100),

@@ -359,6 +359,10 @@ def run(redis_server, tmp_path_factory) -> Run:
         # Junk in the cameras hash: the services must ignore it (camera ids are checked) and keep serving cam0.
         r.hset(keys.cameras, mapping={"c" * 10240: "{}", "cam with spaces": "{}", "cam/0": "{}", "cämera": "{}",
                                       "": "{}", "ghost": "{not json", "x\n": "[]"})
+        # and in the stats hashes, which the services write beside it and never read back
+        for service in SERVICES:
+            r.hset(keys.stats(service), mapping={"junk-text": "{not json", "junk-list": "[]",
+                                                 "junk-types": '{"cameras": {"cam0": {"out": "many"}}}'})
 
         # The fuzz: one thread per stream, each with its own seeded generator (random.Random(0) seeds them all).
         t0 = time.monotonic()
@@ -440,7 +444,8 @@ def run(redis_server, tmp_path_factory) -> Run:
     finally:
         exit_codes = stop_all(list(services.values()))
         dead.stop()
-        stats = {n: [json.loads(v) for v in r.hgetall(keys.stats(n)).values()] for n in services}
+        stats = {n: [json.loads(v) for w, v in r.hgetall(keys.stats(n)).items() if not w.startswith(b"junk-")]
+                 for n in services}
         r.close()
     seconds["total"] = time.monotonic() - started
     texts = {n: s.log() for n, s in services.items()}
@@ -520,7 +525,7 @@ def test_every_refused_entry_is_on_dead_once_and_nothing_good_is(run):
     frames = run.published["frames"]
     bad_image = {i for i, k in frames.kinds.items() if k in (
         "other_camera", "empty_jpeg", "random_bytes_as_jpeg", "size_disagrees", "jpeg_header_then_garbage",
-        "png_labelled_jpeg")}
+        "png_labelled_jpeg", "over_pixel_limit")}
     assert bad_image - frames.must_refuse, "no frame with a sound header and a bad image was sent"
     not_dead = bad_image - set(dead_ids[frames.stream])
     assert not not_dead, Counter(frames.kinds[i] for i in not_dead)
