@@ -27,6 +27,7 @@ from shared.keys import check_camera_id
 ENVELOPE_FIELD = "msg"
 GAP_FIELD = "gap"
 PARTS = ("pose", "face", "left_hand", "right_hand")
+MADE_ON = ("server", "browser")
 MAX_SEQ = 2**53  # what a JSON reader (and a float) still holds exactly
 MAX_SIDE = 16384  # pixels: no camera delivers more, and a larger claim is a bad or hostile entry
 MAX_FRAME_BYTES = 32 * 1024 * 1024
@@ -72,10 +73,12 @@ class Envelope:
         if version != cls.SCHEMA:  # type: ignore[attr-defined]
             raise DecodeError(f"{cls.__name__} schema version {version!r}, expected {cls.SCHEMA}")  # type: ignore[attr-defined]
         hints = get_type_hints(cls)
-        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-        missing = names - body.keys()
+        fields_ = dataclasses.fields(cls)  # type: ignore[arg-type]
+        # A field added later has a default, so entries written before it still read.
+        missing = {f.name for f in fields_ if f.default is dataclasses.MISSING} - body.keys()
         if missing:
             raise DecodeError(f"{cls.__name__} lacks {sorted(missing)}")
+        names = {f.name for f in fields_} & body.keys()
         try:
             values = {n: _coerce(hints[n], body[n]) for n in names}
             return cls(**values)
@@ -158,6 +161,7 @@ class KeypointsMessage(Envelope):
     parts: tuple[str, ...]
     worker: str
     processing_ms: float
+    made_on: str = "server"  # where MediaPipe ran: "server" (a keypoint worker) or "browser" (the camera page)
 
     @classmethod
     def from_vector(cls, *, vector: np.ndarray, **kw: Any) -> "KeypointsMessage":
@@ -182,6 +186,8 @@ class KeypointsMessage(Envelope):
         unknown = set(self.parts) - set(PARTS)
         if unknown:
             raise DecodeError(f"unknown parts {sorted(unknown)[:4]}")
+        if self.made_on not in MADE_ON:
+            raise DecodeError(f"made_on {self.made_on[:40]!r}, expected one of {MADE_ON}")
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ class CameraRecord:
     """One camera as its capture announces it, about once a second."""
 
     source: str = "?"
+    kind: str = "capture"  # capture (frames, keypoints made by the workers) or browser (keypoints made on the device)
     status: str = "?"  # running, reopening, ended
     fps: float = 0.0
     width: int | None = None
@@ -60,7 +61,7 @@ class CameraRecord:
     started_ms: int | None = None  # when this run of capture began, and its first seq
     first_seq: int | None = None
 
-    KINDS = {"source": (str,), "status": (str,), "fps": (_NUMBER,), "width": (int, None), "height": (int, None),
+    KINDS = {"source": (str,), "kind": (str,), "status": (str,), "fps": (_NUMBER,), "width": (int, None), "height": (int, None),
              "last_seen_ms": (int,), "frames_sent": (int,), "started_ms": (int, None), "first_seq": (int, None)}
 
     def encode(self) -> str:

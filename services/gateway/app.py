@@ -12,7 +12,7 @@ from urllib.parse import parse_qs
 
 import redis
 import redis.asyncio
-from fastapi import FastAPI, HTTPException, Path, Query, Request
+from fastapi import FastAPI, HTTPException, Path, Query, Request, WebSocket
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -26,6 +26,7 @@ from services.gateway import api_models as api
 from services.gateway import readers
 from services.gateway.auth import COOKIE, LOGIN_PAGE, TokenMiddleware, token_matches
 from services.gateway.body_limit import BodyLimit
+from services.gateway.browser_camera import BrowserCameras, Limits
 from services.gateway.live import MESSAGES, STREAM_ID, Hub, check_stream_id, events
 from services.gateway.metrics import PipelineCollector
 from services.gateway.settings import GatewaySettings
@@ -103,9 +104,11 @@ def create_app(settings: GatewaySettings, token: str | None) -> FastAPI:
                               "streams of predictions and detections (Server-Sent Events, resumable by id). "
                               "Where a token is set, send it as `Authorization: Bearer <token>`.")
     app.state.hubs = hubs
+    browser = BrowserCameras(async_client, keys, hubs, Limits(max_cameras=settings.max_browser_cameras),
+                             settings.stream_maxlen)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(PipelineCollector(lambda: readers.stats(client, keys, SERVICES), hubs,
-                                        lambda: readers.cameras(client, keys, settings.stale_s)))
+                                        lambda: readers.cameras(client, keys, settings.stale_s), browser.counters))
 
     @app.exception_handler(redis.RedisError)
     async def redis_trouble(request: Request, exc: redis.RedisError) -> JSONResponse:
@@ -126,6 +129,12 @@ def create_app(settings: GatewaySettings, token: str | None) -> FastAPI:
                              "errors": [{k: v for k, v in jsonable_encoder(e, custom_encoder={bytes: repr}).items()
                                          if k in ("type", "loc", "msg")} for e in exc.errors()]},
                             status_code=422)
+
+    @app.websocket("/api/cameras/{camera}/keypoints")
+    async def browser_camera(websocket: WebSocket, camera: str) -> None:
+        """A browser as a camera: keypoint vectors in, the camera's predictions and detections out
+        (services/gateway/browser_camera.py)."""
+        await browser.serve(websocket, camera)
 
     @app.get("/api/cameras", response_model=list[api.Camera], tags=["cameras"])
     def list_cameras() -> list[dict]:

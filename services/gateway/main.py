@@ -42,6 +42,8 @@ def main(argv: Sequence[str], prog: str = "signstream gateway") -> int:
     from services.gateway.app import create_app
 
     app = create_app(settings, token)
+    # Uvicorn logs each WebSocket it accepts with its query string, which may carry the token.
+    logging.getLogger("uvicorn.error").addFilter(lambda record: '"WebSocket ' not in str(record.msg))
     # No access log: a query string may carry the token. Uvicorn takes over SIGINT and SIGTERM here,
     # and gives open live streams 2 s to end.
     config = uvicorn.Config(app, host=settings.host, port=settings.port, access_log=False, log_config=None,

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
+from services.gateway.browser_camera import BrowserCounters
 from services.gateway.live import Hub
 
 NAME = re.compile(r"[^a-zA-Z0-9_]")
@@ -31,10 +32,11 @@ class PipelineCollector(Collector):
     """Collected at each scrape: `read_stats()` is the stats of every worker, `hubs` the live streams."""
 
     def __init__(self, read_stats: Callable[[], dict[str, dict[str, dict]]], hubs: dict[str, Hub],
-                 read_cameras: Callable[[], list[dict]]) -> None:
+                 read_cameras: Callable[[], list[dict]], browser: BrowserCounters | None = None) -> None:
         self.read_stats = read_stats
         self.hubs = hubs
         self.read_cameras = read_cameras
+        self.browser = browser
 
     def collect(self) -> Iterator:
         counters: dict[str, CounterMetricFamily] = {}
@@ -88,3 +90,14 @@ class PipelineCollector(Collector):
             overflows.add_metric([stream], hub.counters.overflows)
             undecodable.add_metric([stream], hub.counters.undecodable)
         yield from (clients, delivered, overflows, undecodable)
+        if self.browser is not None:
+            vectors = CounterMetricFamily("signstream_gateway_browser_vectors", "keypoint vectors browser cameras sent",
+                                          labels=["outcome"])
+            vectors.add_metric(["accepted"], self.browser.accepted)
+            vectors.add_metric(["refused"], self.browser.refused)
+            vectors.add_metric(["too_fast"], self.browser.too_fast)
+            closed = CounterMetricFamily("signstream_gateway_browser_closed", "browser camera connections closed "
+                                         "by the gateway, by close code", labels=["code"])
+            for code, n in sorted(self.browser.closed.items()):
+                closed.add_metric([str(code)], n)
+            yield from (vectors, closed)

@@ -31,6 +31,8 @@ class GatewaySettings(CommonSettings):
     max_clients: int = Field(1000, ge=1, le=100_000, description="live stream clients served at once")
     backfill_max: int = Field(10_000, ge=1, le=1_000_000,
                               description="most entries replayed to a client resuming from an old id")
+    max_browser_cameras: int = Field(16, ge=0, le=10_000, description="browser cameras (the /camera page) "
+                                     "connected at once; each sends keypoints, not frames")
     stale_s: float = Field(15.0, gt=0, description="a camera not heard from for this long is down")
     train_data: list[str] = Field(default_factory=list,
                                   description="data the dashboard's train button asks for (paths as the trainer "
