@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -26,17 +27,25 @@ class Gateway:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.url, headers=headers, **{"timeout": 10, **kw})
 
+    final_log: str | None = None  # kept once stopped, when the file is removed
+
     def log(self) -> str:
+        if self.final_log is not None:
+            return self.final_log
         with open(self.log_path, errors="replace") as f:
             return f.read()
 
     def stop(self) -> int:
         self.process.terminate()
         try:
-            return self.process.wait(10)
+            code = self.process.wait(10)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            return self.process.wait()
+            code = self.process.wait()
+        # Read, then removed: a suite run leaves no gateway logs behind in /tmp.
+        self.final_log = self.log()
+        os.unlink(self.log_path)
+        return code
 
 
 def start_gateway(env: dict[str, str], *args: str, token: str | None = None) -> Gateway:

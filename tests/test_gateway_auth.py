@@ -72,6 +72,11 @@ def test_the_token_opens_everything_by_header_query_or_login_cookie(guarded):
         cookie = signed_in.headers["set-cookie"].lower()
         assert "httponly" in cookie and "samesite=strict" in cookie
         assert browser.get("/").status_code == 200 and browser.get("/api/cameras").status_code == 200
+    with httpx.Client(base_url=guarded.url) as browser:  # a link with the token signs the browser in
+        page = browser.get("/", params={"access_token": TOKEN})
+        assert page.status_code == 200 and "httponly" in page.headers["set-cookie"].lower()
+        assert browser.get("/static/dashboard.css").status_code == 200
+        assert browser.get("/api/cameras").json()[0]["id"] == "door"
 
 
 def test_no_token_beyond_loopback_is_refused_at_start(service_env, tmp_path):

@@ -43,6 +43,21 @@ def supplied_token(scope) -> str | None:
     return None
 
 
+def _from_query(scope) -> bool:
+    return "access_token" in parse_qs(scope.get("query_string", b"").decode("latin-1"))
+
+
+def _signing_in(send, token: str):
+    """The dashboard opened with ?access_token=: the answer also signs the browser in, as the form does,
+    so the page's stylesheet, script and API calls (which carry no query) are let in too."""
+    async def send_with_cookie(message) -> None:
+        if message["type"] == "http.response.start":
+            cookie = f"{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/".encode()
+            message = {**message, "headers": [*message.get("headers", []), (b"set-cookie", cookie)]}
+        await send(message)
+    return send_with_cookie
+
+
 def token_matches(supplied: str | None, token: str) -> bool:
     return supplied is not None and hmac.compare_digest(supplied.encode("utf-8", "replace"), token.encode())
 
@@ -57,6 +72,8 @@ class TokenMiddleware:
     async def __call__(self, scope, receive, send) -> None:
         if (self.token is None or scope["type"] not in ("http", "websocket") or scope["path"] in OPEN_PATHS
                 or token_matches(supplied_token(scope), self.token)):
+            if self.token is not None and scope["type"] == "http" and scope["path"] == "/" and _from_query(scope):
+                send = _signing_in(send, self.token)
             await self.app(scope, receive, send)
             return
         if scope["type"] == "websocket":
