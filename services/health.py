@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from shared.health import assess, read_beats
-from shared.redis_client import one_shot
+from shared import local_deployment
+from shared.health import assess, ever_here, nothing_here, read_beats
+from shared.redis_client import one_shot, redact_url
 from shared.settings import CommonSettings, load_settings
 
 EXIT_DOWN = 1
@@ -29,7 +30,7 @@ class HealthSettings(CommonSettings):
 
 
 def main(argv: Sequence[str], prog: str = "signstream health") -> int:
-    settings = load_settings(HealthSettings, argv, prog)
+    settings = local_deployment.follow(load_settings(HealthSettings, argv, prog))
     return one_shot(settings.redis_url, lambda client: (local if settings.local else report)(client, settings))
 
 
@@ -45,6 +46,10 @@ def local(client, settings: HealthSettings) -> int:
 
 def report(client, settings: HealthSettings) -> int:
     items = assess(client, settings.keys, settings.stale_s)
+    if not items and not ever_here(client, settings.keys):
+        print(nothing_here(redact_url(settings.redis_url), settings.namespace))
+        return EXIT_DOWN
     print("\n".join(item.line() for item in items) if items
-          else "nothing registered: no camera or worker has reported to this Redis")
+          else "nothing running: no camera or worker reports to this Redis now")
     return 0 if all(item.up for item in items) else EXIT_DOWN
+

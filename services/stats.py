@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from shared.errors import DecodeError
+from shared import local_deployment
+from shared.errors import EXIT_ERROR, DecodeError
+from shared.health import ever_here, nothing_here
 from shared.records import CameraRecord, StatsSnapshot
 from shared.redis_client import one_shot, redact_url
 from shared.settings import CommonSettings, load_settings
@@ -14,7 +16,7 @@ SERVICES = ("keypoints", "classifier")
 
 def main(argv: Sequence[str], prog: str = "signstream stats") -> int:
     """Print the counters; Redis unreachable or refusing us is one error line and exit code 3."""
-    settings = load_settings(CommonSettings, argv, prog)
+    settings = local_deployment.follow(load_settings(CommonSettings, argv, prog))
     return one_shot(settings.redis_url, lambda client: show(client, settings))
 
 
@@ -37,6 +39,9 @@ def show(client, settings: CommonSettings) -> int:
             for camera, counts in sorted(snap.cameras.items()):
                 numbers = " ".join(f"{k}={v}" for k, v in sorted(counts.items()) if not isinstance(v, dict))
                 print(f"{service} {text(worker)} {camera}: {numbers}")
+    if not cameras and not ever_here(client, settings.keys):
+        print(nothing_here(redact_url(settings.redis_url), settings.namespace))
+        return EXIT_ERROR
     if not cameras:
         print(f"no camera registered in {settings.keys.cameras} at {redact_url(settings.redis_url)}")
     return 0

@@ -101,6 +101,19 @@ def _overloaded(client: redis.Redis, keys: Keys, now: int) -> set[str]:
 
 REPORT_FRESH_S = 60  # a worker's report older than this says nothing of now
 SERVICES = ("keypoints", "classifier", "trainer")
+
+
+def nothing_here(shown_url: str, namespace: str) -> str:
+    """What `signstream stats` and `health` say of a Redis signstream never ran against."""
+    where = f" in namespace {namespace!r}" if namespace else ""
+    return (f"no signstream deployment at {shown_url}{where}: nothing has ever run against it. Start one with "
+            "`signstream up --camera SOURCE` in this folder (then this command finds it), or set REDIS_URL to the "
+            "Redis your deployment uses")
+
+
+def ever_here(client: redis.Redis, keys: Keys) -> bool:
+    """Whether signstream has run against this Redis (and namespace) at all."""
+    return bool(client.exists(keys.cameras, *(keys.stats(s) for s in SERVICES))) or bool(read_beats(client, keys))
 NEEDED = ("keypoints", "classifier")  # without one of each, running cameras are not served
 # A worker silent for longer is history, not a failure: long enough to be seen on a dashboard; a
 # service left with no worker at all stays DOWN by its own item for as long as cameras run.

@@ -82,10 +82,10 @@ def test_stats_with_nothing_listening_is_one_line_and_code_3():
     assert seconds < 30
 
 
-def test_stats_with_the_right_password_still_works(locked_redis):
+def test_stats_with_the_right_password_reaches_redis_and_says_no_deployment_ran_there(locked_redis):
     result, _ = run(["stats"], locked_redis.url)
-    assert result.returncode == 0, result.stderr
-    assert f"at redis://:***@127.0.0.1:{locked_redis.port}/0" in result.stdout
+    assert result.returncode == 1, result.stderr
+    assert f"no signstream deployment at redis://:***@127.0.0.1:{locked_redis.port}/0" in result.stdout
     assert PASSWORD not in result.stdout + result.stderr
 
 

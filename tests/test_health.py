@@ -153,3 +153,30 @@ def test_junk_in_the_cameras_and_stats_hashes_is_reported_and_skipped_never_a_tr
     console.status()
     assert console.unreadable == 1 and any("good" in line and "hello" in line for line in shown), shown
     assert shown[-1].startswith("status  good: running, 10 frames, 4 keypoint vectors"), shown
+
+
+def test_a_redis_signstream_never_ran_against_is_said_so_and_not_reported_as_healthy(r, keys, namespace, redis_url,
+                                                                                      capsys):
+    code, lines = health(redis_url, namespace, capsys)
+    assert code == 1 and lines[0].startswith("no signstream deployment at redis://127.0.0.1:"), lines
+    assert signstream(["stats", "--redis-url", redis_url, "--namespace", namespace]) == 1
+    assert "no signstream deployment" in capsys.readouterr().out
+
+
+def test_stats_and_health_run_where_up_was_started_ask_its_redis(r, keys, namespace, redis_url, capsys, tmp_path,
+                                                                monkeypatch):
+    import os
+
+    from shared import local_deployment
+
+    register_camera(r, keys, "door")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    (tmp_path / ".signstream").mkdir()
+    local_deployment.announce(tmp_path / ".signstream", redis_url)  # as `signstream up` here does
+    assert signstream(["stats", "--namespace", namespace]) == 0
+    assert "camera door: running" in capsys.readouterr().out
+    # an `up` killed with -9 leaves its file: a dead pid is not followed
+    (tmp_path / ".signstream" / "redis.url").write_text(json.dumps({"url": redis_url, "pid": 2**22 + 7}))
+    assert local_deployment.running_url(tmp_path / ".signstream") is None
+    assert os.path.exists(tmp_path / ".signstream" / "redis.url")

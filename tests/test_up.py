@@ -56,6 +56,8 @@ def test_up_runs_the_pipeline_on_a_video_prints_detections_and_stops_cleanly_on_
         children = psutil.Process(proc.pid).children(recursive=True)
         assert len(children) >= 6  # redis-server, capture, keypoints, classifier, trainer, gateway
         check_gateway(f"http://127.0.0.1:{port}")
+        # where `signstream stats` and `health` run here find this deployment's Redis
+        assert json.loads((tmp_path / "state" / "redis.url").read_text())["pid"] == proc.pid
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal signals the whole foreground group
         rest, _ = proc.communicate(timeout=60)
     finally:
@@ -70,6 +72,7 @@ def test_up_runs_the_pipeline_on_a_video_prints_detections_and_stops_cleanly_on_
     assert "unreachable" not in output, output
     assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
     assert (tmp_path / "state" / "redis").is_dir()
+    assert not (tmp_path / "state" / "redis.url").exists()
 
 
 def test_up_without_a_camera_says_what_to_pass():

@@ -18,6 +18,7 @@ from services.up.redis_server import RedisServer
 from services.up.settings import UpSettings
 from shared.model_store import ModelStore
 from services.up.supervisor import Supervisor
+from shared import local_deployment
 from shared.errors import EXIT_OK, ConfigError, RedisUnreachable
 from shared.lifecycle import install_stop_signals
 from shared.logs import setup_logging
@@ -50,6 +51,7 @@ def main(argv: Sequence[str], prog: str = "signstream up") -> int:
         embedded.start()
         url = embedded.url
         log.info("embedded redis-server on %s, data in %s", redact_url(url), embedded.workdir)
+        announced = local_deployment.announce(settings.data_dir, url)  # `signstream stats` run here finds it
     else:
         # Credentials Redis refuses end `up` now (exit code 3), before any service meets them;
         # an unreachable Redis is waited for, by the services and by us.
@@ -70,6 +72,7 @@ def main(argv: Sequence[str], prog: str = "signstream up") -> int:
     finally:
         supervisor.stop_all()
         if embedded:
+            announced.unlink(missing_ok=True)
             embedded.stop()
         log.info("all stopped")
 
