@@ -3,8 +3,9 @@
 Reads many streams in one blocking XREADGROUP, hands entries to the subclass, and acknowledges
 each entry in the same transaction that writes its output (at-least-once, no lost output).
 It re-reads its own pending entries after a (re)start, claims entries left pending by a worker
-whose heartbeat has lapsed (never from a live worker that is only slow), routes undecodable or failing entries to `dead` with a counter, waits out Redis
-outages with backoff, and stops between entries when `stop` is set.
+whose heartbeat has lapsed (never from a live worker that is only slow), routes undecodable or
+failing entries to `dead` with a counter, waits out Redis outages with backoff, and stops
+between entries when `stop` is set.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 import redis
 
 from shared.errors import SignstreamError
-from shared.health import beat, clear
+from shared.health import beating, clear
 from shared.logs import Throttled
 from shared.keys import Keys
 from shared.messages import DeadLetter, dead_payload, now_ms
@@ -78,7 +79,6 @@ class StreamConsumer(ABC):
         self._last_claim = 0.0
         self._last_progress = time.monotonic()
         self._throttled = Throttled(log)
-        self._stopped_beating = threading.Event()
 
     # --- what a service provides -------------------------------------------------------------
 
@@ -105,26 +105,28 @@ class StreamConsumer(ABC):
         backoff = Backoff()
         log.info("%s %s started; group %s", self.service, self.worker, self.group)
         self._last_progress = time.monotonic()
-        heart = threading.Thread(target=self._keep_beating, name=f"heartbeat-{self.worker}", daemon=True)
-        heart.start()
+        # Beating from a thread, so one slow entry (a first MediaPipe frame on a busy machine) never makes
+        # a live worker look dead; a loop wedged for `stall_s` stops beating and its entries are claimed.
+        heart = beating(self.redis, self.keys, self.service, self.worker, self.options.heartbeat_ttl_s / 4,
+                        self.options.heartbeat_ttl_s,
+                        moving=lambda: time.monotonic() - self._last_progress < self.options.stall_s)
         try:
-            while not self.stop.is_set():
-                try:
-                    self.run_once()
-                    if backoff.failures:
-                        log.info("redis reachable again; %s resumes", self.service)
-                        backoff.reset()
-                except CONNECTION_ERRORS as e:
-                    if not is_outage(e):  # refused credentials: no wait will fix them (the caller says so)
-                        raise
-                    delay = backoff.next_delay()
-                    log.warning("redis unreachable (%s); retrying in %.1fs", e, delay)
-                    self._groups.clear()  # Redis may have restarted empty
-                    self._read_backlog = True
-                    self.stop.wait(delay)
+            with heart:
+                while not self.stop.is_set():
+                    try:
+                        self.run_once()
+                        if backoff.failures:
+                            log.info("redis reachable again; %s resumes", self.service)
+                            backoff.reset()
+                    except CONNECTION_ERRORS as e:
+                        if not is_outage(e):  # refused credentials: no wait will fix them (the caller says so)
+                            raise
+                        delay = backoff.next_delay()
+                        log.warning("redis unreachable (%s); retrying in %.1fs", e, delay)
+                        self._groups.clear()  # Redis may have restarted empty
+                        self._read_backlog = True
+                        self.stop.wait(delay)
         finally:
-            self._stopped_beating.set()
-            heart.join()
             self.on_stop()
             try:
                 self.stats.stopped = True
@@ -133,19 +135,6 @@ class StreamConsumer(ABC):
             except (*CONNECTION_ERRORS, redis.ResponseError):
                 pass
             log.info("%s %s stopped ◆ %s", self.service, self.worker, self.stats.summary())
-
-    def _keep_beating(self) -> None:
-        """Beat from a thread, so one slow entry (a first MediaPipe frame on a busy machine) never
-        makes a live worker look dead; a loop wedged for `stall_s` stops beating."""
-        every_s = self.options.heartbeat_ttl_s / 4
-        while True:
-            if time.monotonic() - self._last_progress < self.options.stall_s:
-                try:
-                    beat(self.redis, self.keys, self.service, self.worker, self.options.heartbeat_ttl_s)
-                except (*CONNECTION_ERRORS, redis.ResponseError):
-                    pass  # Redis away or refusing: the loop meets the same and says so
-            if self._stopped_beating.wait(every_s):
-                return
 
     def run_once(self) -> None:
         self._last_progress = time.monotonic()

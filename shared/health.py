@@ -13,7 +13,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -48,16 +48,21 @@ def clear(client: redis.Redis, keys: Keys, service: str, worker: str) -> None:
 
 
 @contextmanager
-def beating(client: redis.Redis, keys: Keys, service: str, worker: str, every_s: float = HEARTBEAT_TTL_S / 3) -> Iterator[None]:
-    """Keep a worker's heartbeat fresh from a thread while a long job (a training run) holds its loop."""
+def beating(client: redis.Redis, keys: Keys, service: str, worker: str, every_s: float = HEARTBEAT_TTL_S / 3,
+            ttl_s: int = HEARTBEAT_TTL_S, moving: Callable[[], bool] = lambda: True) -> Iterator[None]:
+    """Keep a worker's heartbeat fresh from a thread while its work holds its loop (a training run; one
+    slow entry on a busy machine), as long as `moving()` says the work is not wedged."""
     done = threading.Event()
 
     def run() -> None:
-        while not done.wait(every_s):
-            try:
-                beat(client, keys, service, worker)
-            except CONNECTION_ERRORS:
-                pass  # Redis away: the key lapses and health says so, which is true
+        while True:
+            if moving():
+                try:
+                    beat(client, keys, service, worker, ttl_s)
+                except (*CONNECTION_ERRORS, redis.ResponseError):
+                    pass  # Redis away or refusing: the key lapses and health says so; the loop meets it too
+            if done.wait(every_s):
+                return
 
     thread = threading.Thread(target=run, name=f"heartbeat-{worker}", daemon=True)
     thread.start()
