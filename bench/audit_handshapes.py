@@ -19,9 +19,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from common import SHARED, write_results
-
 import numpy as np  # noqa: E402
+from common import SHARED, write_results
 
 from services.trainer.data import load_data  # noqa: E402
 from shared.model_layers import FACE_END, HAND_POINTS  # noqa: E402

@@ -14,9 +14,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from common import write_results
-
 import numpy as np  # noqa: E402
+from common import write_results
 
 
 def recipe_model(n_labels: int = 3):

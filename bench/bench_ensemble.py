@@ -11,11 +11,11 @@ Writes bench/results/ensemble.json and .md.
 
 from __future__ import annotations
 
-from common import write_results
-
 from bench_unknown import fold_arguments  # noqa: E402
-from services.trainer.training import TrainOptions  # noqa: E402
+from common import write_results
 from variants import compare, table  # noqa: E402
+
+from services.trainer.training import TrainOptions  # noqa: E402
 
 
 def main() -> None:

@@ -20,11 +20,10 @@ import argparse
 import time
 from pathlib import Path
 
-from common import write_results
-
 import numpy as np  # noqa: E402
-
+from common import write_results
 from live_video import FPS, all_clips, keypoints, totals  # noqa: E402
+
 from services.classifier.serving import load_serving_model  # noqa: E402
 from services.classifier.settings import ClassifierSettings  # noqa: E402
 from services.classifier.shipped import SHIPPED_MODEL, SHIPPED_VERSION  # noqa: E402

@@ -30,16 +30,14 @@ import json
 import time
 from dataclasses import replace
 
-from common import SHARED, write_results
-
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
-
 from bench_videos import FPS, JPEG_QUALITY, PASSES, SIGN_NAMES, VIDEOS  # noqa: E402
+from common import SHARED, write_results
+
 from services.capture.publisher import target_size  # noqa: E402
 from services.capture.sources import at_rate, open_source  # noqa: E402
-from shared.codec import (FACE_END, FACE_POINTS, HAND_POINTS, LEFT_END, POSE_END, POSE_POINTS,  # noqa: E402
-                          WINDOW, decode_jpeg, encode_jpeg)
+from shared.codec import FACE_END, FACE_POINTS, HAND_POINTS, LEFT_END, POSE_END, POSE_POINTS, WINDOW, decode_jpeg, encode_jpeg  # noqa: E402
 
 STRIDE = 3  # the classifier's default --stride
 # Slices of the 1662-float vector (extract.py): x, y of each point of each part.

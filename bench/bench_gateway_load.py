@@ -24,11 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import SHARED, Services, cpu_seconds, machine, start_redis, write_results
-
 import httpx  # noqa: E402
 import numpy as np  # noqa: E402
 import redis  # noqa: E402
+from common import SHARED, Services, cpu_seconds, machine, start_redis, write_results
 
 from services.up.redis_server import free_port  # noqa: E402
 from shared.keys import Keys  # noqa: E402

@@ -19,11 +19,10 @@ import sys
 import threading
 import time
 
-from common import SHARED, start_redis, write_results
-
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import redis  # noqa: E402
+from common import SHARED, start_redis, write_results
 
 from services.keypoints.extract import Trackers  # noqa: E402
 from services.keypoints.main import run_worker  # noqa: E402

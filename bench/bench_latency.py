@@ -44,11 +44,10 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from common import SHARED, Services, cpu_seconds, machine, start_redis, write_results
-
 import numpy as np  # noqa: E402
 import psutil  # noqa: E402
 import redis  # noqa: E402
+from common import SHARED, Services, cpu_seconds, machine, start_redis, write_results
 
 from shared.codec import unpack  # noqa: E402
 from shared.errors import DecodeError  # noqa: E402
@@ -469,7 +468,8 @@ def markdown(results: list[dict], args) -> list[str]:
         "smallest share of its frames any one camera got keypoints for (fairness).",
         "",
         "| cameras | workers | policy | predictions/s (per camera) | latency p50 / p95 / max | p95 first → last third "
-        "| keypoint delay p50 / p95 | frames sent | dropped | kept (worst camera) | window span p50 / p95 ; 30 received | CPU cores (machine, others) |",
+        "| keypoint delay p50 / p95 | frames sent | dropped | kept (worst camera) | window span p50 / p95 ; 30 received "
+        "| CPU cores (machine, others) |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in results:
@@ -492,7 +492,8 @@ def markdown(results: list[dict], args) -> list[str]:
             lines.append(f"Failed: {r['error']}")
             continue
         lines += [
-            f"Warm-up {r['warmup_s']} s" + (f" (capped; no prediction from {r['warmup_missing']})" if r.get("warmup_missing") else "")
+            f"Warm-up {r['warmup_s']} s"
+            + (f" (capped; no prediction from {r['warmup_missing']})" if r.get("warmup_missing") else "")
             + f", timed {r['seconds']} s. CPU cores used: "
             + ", ".join(f"{k} {v}" for k, v in r["cpu_cores"].items()) + ".",
             "",

@@ -13,11 +13,11 @@ Writes bench/results/live_recipe.json and .md.
 
 from __future__ import annotations
 
-from common import write_results
-
 from bench_unknown import fold_arguments  # noqa: E402
-from services.trainer.training import TrainOptions  # noqa: E402
+from common import write_results
 from variants import compare, table  # noqa: E402
+
+from services.trainer.training import TrainOptions  # noqa: E402
 
 BEFORE = dict(stretch_y=0.0, speed=0.2, time_shift=0)
 

@@ -19,12 +19,11 @@ import json
 import time
 from collections import Counter
 
-from common import write_results
-
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
-
 from bench_videos import FPS, JPEG_QUALITY, PASSES, VIDEOS, windows_of  # noqa: E402
+from common import write_results
+
 from services.capture.publisher import resized, target_size  # noqa: E402
 from services.capture.sources import at_rate, open_source  # noqa: E402
 from services.classifier.serving import load_serving_model  # noqa: E402

@@ -30,12 +30,11 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
-from common import SHARED, write_results
-
 import numpy as np  # noqa: E402
-
 from bench_videos import VIDEOS, clip_keypoints, smoothed_detections, windows_of  # noqa: E402
+from common import SHARED, write_results
 from streams import FPS, STRIDE, StreamScore, judge, person_stream, stream_probabilities  # noqa: E402
+
 from services.classifier.runner import fast_runner  # noqa: E402
 from services.classifier.settings import ClassifierSettings  # noqa: E402
 from services.trainer.data import add_unknown, load_data, read_data, without_hands  # noqa: E402

@@ -25,14 +25,22 @@ from __future__ import annotations
 import json
 import time
 
-from common import write_results
-
 import numpy as np  # noqa: E402
-
-from bench_unknown import (CLIP_SIGNS, HELD_OUT, SIGNS, VIDEOS, clip_probabilities, fold_arguments,  # noqa: E402
-                           fold_data, fold_streams, in_sign_order)
+from bench_unknown import (  # noqa: E402
+    CLIP_SIGNS,
+    HELD_OUT,
+    SIGNS,
+    VIDEOS,
+    clip_probabilities,
+    fold_arguments,
+    fold_data,
+    fold_streams,
+    in_sign_order,
+)
 from bench_videos import smoothed_detections  # noqa: E402
+from common import write_results
 from streams import StreamScore, judge, stream_probabilities  # noqa: E402
+
 from services.classifier.runner import fast_runner  # noqa: E402
 from services.classifier.unknown_weight import weigh_unknown  # noqa: E402
 from services.trainer.data import add_unknown  # noqa: E402

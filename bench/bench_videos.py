@@ -20,11 +20,10 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np  # noqa: E402
+from bench_generalisation import CONFIGS, config_fitter  # noqa: E402
 from common import SHARED, write_results
 
-import numpy as np  # noqa: E402
-
-from bench_generalisation import CONFIGS, config_fitter  # noqa: E402
 from services.capture.sources import at_rate, open_source  # noqa: E402
 from services.trainer.data import load_data  # noqa: E402
 from shared.codec import WINDOW, decode_jpeg, encode_jpeg  # noqa: E402

@@ -21,12 +21,11 @@ import argparse
 import json
 import time
 
-from common import SHARED, write_results
-
 import numpy as np  # noqa: E402
-
 from bench_unknown import fold_of_others  # noqa: E402
 from bench_videos import VIDEOS, clip_keypoints, smoothed_detections, windows_of  # noqa: E402
+from common import SHARED, write_results
+
 from services.classifier.runner import fast_runner  # noqa: E402
 from services.trainer.data import Dataset, load_data, read_data  # noqa: E402
 from services.trainer.generalisation import signer_folds  # noqa: E402

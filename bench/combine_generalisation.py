@@ -13,10 +13,9 @@ import argparse
 import json
 import time
 
+import numpy as np  # noqa: E402
 from bench_generalisation import usual_signers
 from common import RESULTS, write_results
-
-import numpy as np  # noqa: E402
 
 
 def main() -> None:

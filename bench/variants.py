@@ -15,11 +15,20 @@ import json
 import time
 
 import numpy as np
-
-from bench_unknown import (CLIP_SIGNS, HELD_OUT, SIGNS, VIDEOS, clip_probabilities, fold_data,
-                           fold_streams, in_sign_order, probabilities)
+from bench_unknown import (
+    CLIP_SIGNS,
+    HELD_OUT,
+    SIGNS,
+    VIDEOS,
+    clip_probabilities,
+    fold_data,
+    fold_streams,
+    in_sign_order,
+    probabilities,
+)
 from bench_videos import smoothed_detections
 from streams import StreamScore, judge, stream_probabilities
+
 from services.classifier.runner import fast_runner
 from services.classifier.settings import ClassifierSettings
 from services.trainer.data import add_unknown

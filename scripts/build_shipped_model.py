@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from services.classifier.serving import load_serving_model  # noqa: E402
-from services.classifier.shipped import SHIPPED_MODEL, SHIPPED_VERSION, CARD_FILE  # noqa: E402
+from services.classifier.shipped import CARD_FILE, SHIPPED_MODEL, SHIPPED_VERSION  # noqa: E402
 from services.trainer.data import Dataset, add_unknown, as_unknown, load_data, read_data, without_hands  # noqa: E402
 from services.trainer.metrics import scores  # noqa: E402
 from services.trainer.training import TrainOptions, train  # noqa: E402
@@ -139,7 +139,8 @@ def card_markdown(card: dict) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", type=Path, default=REPO.parent / "shared" / "datasets")
-    parser.add_argument("--epochs", type=int, default=25)  # 40 gave more false detections on live clips (bench/results/live_recipes.md)
+    # 40 gave more false detections on live clips (bench/results/live_recipes.md)
+    parser.add_argument("--epochs", type=int, default=25)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 

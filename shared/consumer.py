@@ -20,8 +20,8 @@ import redis
 
 from shared.errors import SignstreamError
 from shared.health import beating, clear
-from shared.logs import Throttled
 from shared.keys import Keys
+from shared.logs import Throttled
 from shared.messages import DeadLetter, dead_payload, now_ms
 from shared.redis_client import CONNECTION_ERRORS, Backoff, is_auth_error, is_outage
 from shared.stats import Stats

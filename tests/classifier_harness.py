@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
 
 from services.classifier.main import run_classifier
 from services.classifier.settings import ClassifierSettings
+from shared.messages import Prediction
+from tests.model_fixtures import constant_model, write_version
+
+LABELS = ["hello", "thanks", "iloveyou"]
 
 
 class RunningClassifier:
@@ -47,3 +52,21 @@ def start_classifier(redis_url, namespace, tmp_path):
     yield start
     for classifier in running:
         classifier.close()
+
+
+@pytest.fixture(scope="module")
+def versions(tmp_path_factory):
+    """Three real model versions: v1 says hello, v2 says iloveyou, and a corrupt one."""
+    root = tmp_path_factory.mktemp("models")
+    v1 = write_version(root / "v1", constant_model(3, favourite=0), LABELS)
+    v2 = write_version(root / "v2", constant_model(3, favourite=2), LABELS)
+    corrupt = root / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "model.keras").write_bytes(b"this is not a keras file")
+    (corrupt / "labels.json").write_text(json.dumps(LABELS))
+    wrong_size = write_version(root / "two-labels", constant_model(2, favourite=0), LABELS)
+    return {"v1": v1, "v2": v2, "corrupt": corrupt, "wrong_size": wrong_size}
+
+
+def predictions(r, keys) -> list[Prediction]:
+    return [Prediction.decode(fields) for _, fields in r.xrange(keys.predictions)]

@@ -13,7 +13,7 @@ import redis
 from services.up.redis_server import RedisServer
 from shared.keys import Keys
 
-pytest_plugins = ["tests.classifier_harness"]  # start_classifier, for every classifier test
+pytest_plugins = ["tests.classifier_harness"]  # start_classifier and versions, for every classifier test
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any test imports TensorFlow
 os.environ.setdefault("GLOG_minloglevel", "2")

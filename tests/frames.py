@@ -87,3 +87,19 @@ def publish_camera(r, keys: Keys, camera: str, jpegs: list[bytes], fps: float = 
         message = FrameMessage(camera=camera, seq=seq, capture_ts_ms=origin + int(seq * 1000 / fps),
                                width=image.shape[1], height=image.shape[0], encoding="jpeg", data=data)
         r.xadd(keys.frames(camera), message.encode())
+
+
+def write_y4m(path: Path, jpegs: list[bytes], frame_rate: tuple[int, int] = (15, 1)) -> Path:
+    """The frames as a YUV4MPEG2 file, which Chromium plays as its camera
+    (`--use-file-for-fake-video-capture`), at `frame_rate` (numerator, denominator) frames a second,
+    at their own size (an odd side loses a pixel: 4:2:0 needs even ones)."""
+    with open(path, "wb") as out:
+        for i, data in enumerate(jpegs):
+            image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+            h, w = image.shape[:2]
+            size = (w - w % 2, h - h % 2)
+            image = np.ascontiguousarray(image[:size[1], :size[0]])
+            if i == 0:
+                out.write(f"YUV4MPEG2 W{size[0]} H{size[1]} F{frame_rate[0]}:{frame_rate[1]} Ip A1:1 C420jpeg\n".encode())
+            out.write(b"FRAME\n" + cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420).tobytes())
+    return path

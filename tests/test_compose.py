@@ -179,6 +179,10 @@ def test_the_gateway_shows_both_cameras_to_the_host_with_the_token_only(deployme
             assert next(sse_events(live))["data"]["camera"] in CAMERAS
         assert wait_for(lambda: http.get("/api/health").status_code == 200, 60, 2.0), http.get("/api/health").text
         assert "signstream_keypoints_out_total" in http.get("/metrics").text
+        # The browser camera page and the MediaPipe Holistic it runs, baked into the image at build time.
+        assert "camera.js" in http.get("/camera").text
+        holistic = http.get("/holistic/holistic.js")
+        assert holistic.status_code == 200 and "Holistic" in holistic.text
 
 
 def test_a_training_request_is_served_without_restarting_a_container(deployment):

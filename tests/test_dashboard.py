@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 
 from shared.health import beat
-from shared.messages import (Detection, KeypointsMessage, ModelAnnouncement, TrainProgress, TrainRequest, TrainResult,
-                             now_ms)
+from shared.messages import Detection, KeypointsMessage, ModelAnnouncement, TrainProgress, TrainRequest, TrainResult, now_ms
 from tests.conftest import REPO, SIGNERS, VIDEOS
 from tests.debian_packages import ensure
 from tests.frames import publish_frames, video_jpegs

@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 from shared.health import beat
-from shared.messages import (Detection, KeypointsMessage, ModelAnnouncement, TrainProgress, TrainRequest, TrainResult,
-                             now_ms)
+from shared.messages import Detection, KeypointsMessage, ModelAnnouncement, TrainProgress, TrainRequest, TrainResult, now_ms
 from shared.stats import Stats
 from tests.conftest import SIGNERS, VIDEOS
 from tests.frames import publish_frames, video_jpegs

@@ -77,6 +77,34 @@ def test_the_token_opens_everything_by_header_query_or_login_cookie(guarded):
         assert page.status_code == 200 and "httponly" in page.headers["set-cookie"].lower()
         assert browser.get("/static/dashboard.css").status_code == 200
         assert browser.get("/api/cameras").json()[0]["id"] == "door"
+    with httpx.Client(base_url=guarded.url) as browser:  # the browser camera page likewise
+        assert browser.get("/camera").status_code == 401
+        page = browser.get("/camera", params={"access_token": TOKEN})
+        assert page.status_code == 200 and "camera.js" in page.text
+        assert browser.get("/static/camera.js").status_code == 200
+
+
+def test_https_serves_the_camera_page_and_a_half_or_wrong_pair_is_one_line(service_env, tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True, timeout=60)
+    gw = start_gateway(service_env, "--tls-cert", str(cert), "--tls-key", str(key), token=TOKEN, scheme="https")
+    try:
+        with httpx.Client(base_url=gw.url, verify=str(cert)) as browser:
+            page = browser.get("/camera", params={"access_token": TOKEN})
+            assert page.status_code == 200 and "camera.js" in page.text
+        with pytest.raises(httpx.TransportError):  # no plain HTTP on an HTTPS port
+            httpx.get(gw.url.replace("https:", "http:") + "/camera", timeout=5)
+    finally:
+        gw.stop()
+    assert "gateway on https://127.0.0.1:" in gw.log()
+    half = subprocess.run(signstream_cmd("gateway", "--port", "0", "--tls-cert", str(cert)), env=service_env,
+                          capture_output=True, text=True, timeout=60)
+    assert half.returncode == 2 and "needs both --tls-cert and --tls-key" in half.stderr
+    wrong = subprocess.run(signstream_cmd("gateway", "--port", "0", "--tls-cert", str(key), "--tls-key", str(key)),
+                           env=service_env, capture_output=True, text=True, timeout=60)
+    assert wrong.returncode == 2 and wrong.stderr.strip().count("\n") == 0 and "cannot serve HTTPS" in wrong.stderr
 
 
 def test_no_token_beyond_loopback_is_refused_at_start(service_env, tmp_path):

@@ -126,8 +126,8 @@ def test_a_bad_flag_is_one_line_and_exit_code_2(flag, capsys):
 
 def test_junk_in_the_cameras_and_stats_hashes_is_reported_and_skipped_never_a_traceback(r, keys, namespace, redis_url,
                                                                                         capsys):
-    from shared.messages import Detection
     from services.up.console import Console
+    from shared.messages import Detection
 
     register_camera(r, keys, "good")
     r.hset(keys.cameras, mapping={"notjson": "not json", "list": "[]", "textcount": '{"frames_sent": "many"}'})

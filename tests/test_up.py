@@ -64,15 +64,41 @@ def test_up_runs_the_pipeline_on_a_video_prints_detections_and_stops_cleanly_on_
         proc.kill()
     output = "".join(lines) + rest
     assert proc.returncode == 0, output
-    assert f"signstream is up: 1 camera(s), 1 keypoint worker(s); dashboard http://127.0.0.1:{port}/" in output
+    assert (f"signstream is up: 1 camera(s), 1 keypoint worker(s); dashboard http://127.0.0.1:{port}/, "
+            f"a browser as a camera http://127.0.0.1:{port}/camera") in output
     assert any("bisig_hello" in l and "iloveyou" in l and "(model v0001)" in l for l in lines), output
     assert "status  bisig_hello: running" in output
     assert "Traceback" not in output
+    assert "W0000" not in output and "inference_feedback_manager" not in output, output  # C++ noise: quiet
     # Redis outlives the services, so each one can still acknowledge the message in hand as it stops.
     assert "unreachable" not in output, output
     assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
     assert (tmp_path / "state" / "redis").is_dir()
     assert not (tmp_path / "state" / "redis.url").exists()
+
+
+def test_native_library_info_and_warnings_are_left_out_and_everything_else_passes():
+    import io
+
+    from services.up.supervisor import forward_without_noise
+
+    noise = [  # as MediaPipe and TensorFlow print them at start, whatever GLOG_minloglevel says
+        b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n",
+        b"W0000 00:00:1796416826.260613   11006 inference_feedback_manager.cc:114] Feedback manager requires a model\n",
+        b"W0000 00:00:1796416826.550487   11006 landmark_projection_calculator.cc:186] Using NORM_RECT without\n",
+        b"W0000 00:00:1796416821.754183   10775 tf_tfl_flatbuffer_helpers.cc:365] Ignored output_format.\n",
+        b"I0000 00:00:1796416821.764918   10775 mlir_graph_optimization_pass.cc:425] MLIR V1 optimization pass\n",
+        b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n",
+    ]
+    kept = [
+        b"2026-12-04 20:50:01 WARNING signstream.keypoints: camera door: frame 12 undecodable\n",
+        b"E0000 00:00:1796416826.550487   11006 calculator_graph.cc:887] INTERNAL: the graph failed\n",
+        b"F0000 00:00:1796416826.550487   11006 check.cc:1] Check failed: x\n",
+        b"Traceback (most recent call last):\n",
+    ]
+    out = io.BytesIO()
+    forward_without_noise(io.BytesIO(b"".join(noise[:3] + kept[:2] + noise[3:] + kept[2:])), out)
+    assert out.getvalue() == b"".join(kept)
 
 
 def test_up_without_a_camera_says_what_to_pass():

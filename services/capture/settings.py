@@ -11,12 +11,16 @@ from shared.settings import CommonSettings
 class CaptureSettings(CommonSettings):
     model_config = SettingsConfigDict(env_prefix="SIGNSTREAM_CAPTURE_")
 
-    source: str = Field(..., description="camera index (0), device (/dev/video0), video file, rtsp:// or http:// URL, or image folder")
-    camera: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="camera id in stream names (default: from the source)")
+    source: str = Field(..., description="camera index (0), device (/dev/video0), video file, rtsp:// or http:// URL, "
+                        "or image folder")
+    camera: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+                               description="camera id in stream names (default: from the source)")
     fps: float = Field(15.0, gt=0, le=120, description="frames per second to publish")
     width: int | None = Field(None, ge=16, le=7680, description="resize to this width (keeps aspect unless --height too)")
     height: int | None = Field(None, ge=16, le=4320, description="resize to this height (keeps aspect unless --width too)")
-    max_width: int = Field(960, ge=0, le=16384, description="scale wider frames down to this width, keeping aspect, unless --width or --height say otherwise (0: keep the source's size); full HD costs JPEG time and Redis memory and no accuracy (bench/results/frame_size.md)")
+    max_width: int = Field(960, ge=0, le=16384, description="scale wider frames down to this width, keeping aspect, "
+                           "unless --width or --height say otherwise (0: keep the source's size); full HD costs JPEG time "
+                           "and Redis memory and no accuracy (bench/results/frame_size.md)")
     jpeg_quality: int = Field(80, ge=10, le=100, description="JPEG quality of published frames")
     loop: bool = Field(False, description="replay a video file or image folder from the start when it ends")
     pace: bool = Field(True, description="publish in real time at --fps; --no-pace publishes as fast as possible")

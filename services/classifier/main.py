@@ -7,8 +7,8 @@ import threading
 from collections.abc import Sequence
 
 from services.classifier.model_watch import ModelWatch
-from services.classifier.shipped import SHIPPED_MODEL
 from services.classifier.settings import ClassifierSettings
+from services.classifier.shipped import SHIPPED_MODEL
 from services.classifier.worker import ClassifierWorker
 from shared.lifecycle import serve
 from shared.logs import default_worker_id

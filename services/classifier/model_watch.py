@@ -21,10 +21,10 @@ from services.classifier.runner import one_line
 from services.classifier.serving import ServingModel, load_serving_model
 from services.classifier.shipped import SHIPPED_VERSION
 from shared.errors import DecodeError, ModelError
-from shared.model_store import MODEL_FILE
 from shared.keys import Keys
-from shared.messages import DeadLetter, ModelAnnouncement, dead_payload, now_ms
 from shared.logs import Throttled
+from shared.messages import DeadLetter, ModelAnnouncement, dead_payload, now_ms
+from shared.model_store import MODEL_FILE
 from shared.redis_client import CONNECTION_ERRORS, Backoff, is_auth_error
 
 log = logging.getLogger(__name__)

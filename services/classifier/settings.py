@@ -17,15 +17,19 @@ class ClassifierSettings(CommonSettings):
     model: Path | None = Field(None, description="serve this model version directory instead of the announced one")
     shipped_model: bool = Field(True, description="where no trained version is current, serve the model shipped with "
                                 "signstream (--no-shipped-model: wait for a trained one)")
-    models_dir: Path = Field(Path("models"), description="where the trainer writes versions; `current` names the one to serve at start")
+    models_dir: Path = Field(Path("models"), description="where the trainer writes versions; `current` names the one "
+                             "to serve at start")
     stride: int = Field(3, ge=1, le=30, description="classify a camera's window every this many new frames")
-    gap_wait_ms: int = Field(300, ge=0, le=10000, description="how long a missing frame is waited for (from when a later one arrived) before its slot is filled with the frame before it")
-    max_hole_ms: int = Field(1000, ge=100, le=60000, description="capture time without a real frame after which a camera's window starts anew")
+    gap_wait_ms: int = Field(300, ge=0, le=10000, description="how long a missing frame is waited for (from when a "
+                             "later one arrived) before its slot is filled with the frame before it")
+    max_hole_ms: int = Field(1000, ge=100, le=60000, description="capture time without a real frame after which a "
+                             "camera's window starts anew")
     # 5: with one frame in six kept (2.5 fps) the live clips lose 2 of 17 clean detections and gain no false
     # ones; at 4 and 3 real frames they lose 4 and 6 (bench/results/frame_rate.md).
     min_frames: int = Field(5, ge=1, le=30, description="real frames a window needs to be classified (dropped ones "
                             "repeat the frame before); an overloaded camera keeps fewer")
-    max_age_s: float = Field(5.0, gt=0, description="keypoints captured longer ago than this are counted stale and not classified (a backlog after a restart)")
+    max_age_s: float = Field(5.0, gt=0, description="keypoints captured longer ago than this are counted stale and "
+                             "not classified (a backlog after a restart)")
     # 0.8 and 3 windows: on 93 people's streams, 0.171 of signs missed and 1.18 false detections per
     # minute of non-sign material, against 0.199 and 1.05 at 0.7 and 5, detected 0.4 s sooner
     # (bench/results/confirm_windows.md).

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-
 # A run of a label that starts within this share of a window after its last reported run's last window
 # began is that run resumed. 0.2 leaves the signer streams' missed signs as they were (0.185 on the 12
 # dev signers' streams with the shipped model; 0.35 at 0.5, 0.41 for any overlap) and removed the
@@ -34,7 +33,8 @@ class Run:
 @dataclass
 class CameraState:
     run: Run = field(default_factory=Run)
-    last_window: dict[str, tuple[int, int]] = field(default_factory=dict)  # label -> (start, end) of its reported run's last window
+    # label -> (start, end) of its reported run's last window
+    last_window: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

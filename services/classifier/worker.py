@@ -21,9 +21,9 @@ from shared.consumer import ConsumerOptions, Entry, StreamConsumer
 from shared.errors import DecodeError, ModelError
 from shared.keys import GROUP_CLASSIFIER, KEYPOINTS_PREFIX
 from shared.logs import Throttled
-from shared.redis_client import CONNECTION_ERRORS
 from shared.messages import Detection, FrameGap, Prediction, decode_keypoints_entry, now_ms
 from shared.model_store import UNKNOWN
+from shared.redis_client import CONNECTION_ERRORS
 from shared.windows import ReadyWindow, Windows
 
 log = logging.getLogger(__name__)

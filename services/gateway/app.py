@@ -27,6 +27,7 @@ from services.gateway import readers
 from services.gateway.auth import COOKIE, LOGIN_PAGE, TokenMiddleware, token_matches
 from services.gateway.body_limit import BodyLimit
 from services.gateway.browser_camera import BrowserCameras, Limits
+from services.gateway.holistic_files import is_complete
 from services.gateway.live import MESSAGES, STREAM_ID, Hub, check_stream_id, events
 from services.gateway.metrics import PipelineCollector
 from services.gateway.settings import GatewaySettings
@@ -267,7 +268,17 @@ def create_app(settings: GatewaySettings, token: str | None) -> FastAPI:
     def dashboard() -> HTMLResponse:
         return HTMLResponse((static / "index.html").read_text(), headers={"Cache-Control": "no-store"})
 
+    @app.get("/camera", include_in_schema=False)
+    def camera_page() -> HTMLResponse:
+        """This browser as a camera: MediaPipe Holistic in the page, keypoints to /api/cameras/{camera}/keypoints."""
+        return HTMLResponse((static / "camera.html").read_text(), headers={"Cache-Control": "no-store"})
+
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
+    if is_complete(settings.holistic_dir):
+        app.mount("/holistic", StaticFiles(directory=str(settings.holistic_dir)), name="holistic")
+    else:
+        log.warning("the /camera page needs MediaPipe Holistic for browsers in %s, which is missing: run "
+                    "`signstream fetch-holistic` (or set SIGNSTREAM_GATEWAY_HOLISTIC_DIR)", settings.holistic_dir)
 
     app.add_middleware(TokenMiddleware, token=token)  # nothing of the API runs for a request without the token
     if settings.cors_origin:  # outside the token check: a browser's preflight never carries the token

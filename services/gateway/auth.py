@@ -15,6 +15,7 @@ from urllib.parse import parse_qs
 
 COOKIE = "signstream_token"
 OPEN_PATHS = ("/login",)  # the form that sets the cookie; it shows nothing but itself
+PAGES = ("/", "/camera")  # what a person opens, with ?access_token= or the sign-in form
 
 LOGIN_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>signstream: sign in</title>
 <meta name="viewport" content="width=device-width,initial-scale=1"></head>
@@ -48,7 +49,7 @@ def _from_query(scope) -> bool:
 
 
 def _signing_in(send, token: str):
-    """The dashboard opened with ?access_token=: the answer also signs the browser in, as the form does,
+    """A page opened with ?access_token=: the answer also signs the browser in, as the form does,
     so the page's stylesheet, script and API calls (which carry no query) are let in too."""
     async def send_with_cookie(message) -> None:
         if message["type"] == "http.response.start":
@@ -72,14 +73,14 @@ class TokenMiddleware:
     async def __call__(self, scope, receive, send) -> None:
         if (self.token is None or scope["type"] not in ("http", "websocket") or scope["path"] in OPEN_PATHS
                 or token_matches(supplied_token(scope), self.token)):
-            if self.token is not None and scope["type"] == "http" and scope["path"] == "/" and _from_query(scope):
+            if self.token is not None and scope["type"] == "http" and scope["path"] in PAGES and _from_query(scope):
                 send = _signing_in(send, self.token)
             await self.app(scope, receive, send)
             return
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 4401})
             return
-        wants_page = scope["path"] == "/" and scope["method"] == "GET"
+        wants_page = scope["path"] in PAGES and scope["method"] == "GET"
         if wants_page:
             body = LOGIN_PAGE.format(message="This gateway needs its token.").encode()
             content_type = b"text/html; charset=utf-8"

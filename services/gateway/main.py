@@ -22,6 +22,7 @@ log = logging.getLogger("signstream.gateway")
 def main(argv: Sequence[str], prog: str = "signstream gateway") -> int:
     settings = load_settings(GatewaySettings, argv, prog)
     token = settings.resolved_token()  # before anything listens: an open port without one is refused
+    tls = settings.tls_files()
     setup_logging(settings.log_level, default_worker_id("gateway"))
     stop = threading.Event()
     install_stop_signals(stop, "the shutdown")
@@ -47,8 +48,9 @@ def main(argv: Sequence[str], prog: str = "signstream gateway") -> int:
     # No access log: a query string may carry the token. Uvicorn takes over SIGINT and SIGTERM here,
     # and gives open live streams 2 s to end.
     config = uvicorn.Config(app, host=settings.host, port=settings.port, access_log=False, log_config=None,
-                            timeout_graceful_shutdown=2, lifespan="on")
-    log.info("gateway on http://%s:%d (dashboard /, API spec /openapi.json, metrics /metrics)%s", settings.host, settings.port,
+                            timeout_graceful_shutdown=2, lifespan="on", **tls)
+    log.info("gateway on %s://%s:%d (dashboard /, browser camera /camera, API spec /openapi.json, metrics /metrics)%s",
+             "https" if tls else "http", settings.host, settings.port,
              "; every request needs the token" if token else "; loopback only, no token")
 
     class Server(uvicorn.Server):

@@ -13,10 +13,9 @@ from shared.codec import FACE, HAND_POINTS, POSE_END, POSE_POINTS
 from shared.errors import DecodeError
 from shared.health import assess
 from shared.keys import Keys
+from shared.messages import FrameMessage, KeypointsMessage, ModelAnnouncement, TrainProgress, TrainResult, decode_keypoints_entry
 from shared.model_store import is_version_name
 from shared.records import StatsSnapshot
-from shared.messages import (FrameMessage, KeypointsMessage, ModelAnnouncement, TrainProgress, TrainResult,
-                             decode_keypoints_entry)
 
 
 def check_access(client: redis.Redis, keys: Keys) -> None:

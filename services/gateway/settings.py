@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from services.gateway.holistic_files import default_dir
 from shared.errors import ConfigError
 from shared.settings import CommonSettings
 
@@ -33,10 +34,34 @@ class GatewaySettings(CommonSettings):
                               description="most entries replayed to a client resuming from an old id")
     max_browser_cameras: int = Field(16, ge=0, le=10_000, description="browser cameras (the /camera page) "
                                      "connected at once; each sends keypoints, not frames")
+    holistic_dir: Path = Field(default_factory=default_dir,
+                               description="MediaPipe Holistic for browsers, which the /camera page runs "
+                                           "(`signstream fetch-holistic` puts it there)")
+    tls_cert: Path | None = Field(None, description="certificate (PEM) to serve HTTPS with; browsers give the "
+                                  "/camera page a camera only over HTTPS or on localhost")
+    tls_key: Path | None = Field(None, description="private key (PEM) of --tls-cert")
     stale_s: float = Field(15.0, gt=0, description="a camera not heard from for this long is down")
     train_data: list[str] = Field(default_factory=list,
                                   description="data the dashboard's train button asks for (paths as the trainer "
                                               "sees them); repeat for more")
+
+    def tls_files(self) -> dict[str, str]:
+        """uvicorn's ssl arguments, or none for plain HTTP; ConfigError for a half or unreadable pair."""
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError("HTTPS needs both --tls-cert and --tls-key (SIGNSTREAM_GATEWAY_TLS_CERT, _TLS_KEY)")
+        if self.tls_cert is None:
+            return {}
+        for flag, path in (("--tls-cert", self.tls_cert), ("--tls-key", self.tls_key)):
+            if not path.is_file():
+                raise ConfigError(f"{flag} {path} is not a readable file: give a PEM file")
+        import ssl
+
+        try:  # load here, so a wrong pair is one line now rather than a traceback in uvicorn
+            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(self.tls_cert, self.tls_key)
+        except (ssl.SSLError, OSError) as e:
+            raise ConfigError(f"cannot serve HTTPS with {self.tls_cert} and {self.tls_key}: {e}; give a PEM "
+                              "certificate and its unencrypted private key") from None
+        return {"ssl_certfile": str(self.tls_cert), "ssl_keyfile": str(self.tls_key)}
 
     def resolved_token(self) -> str | None:
         """The token requests must carry, or None where none is needed; ConfigError for an unsafe setup."""

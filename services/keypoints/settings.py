@@ -12,9 +12,14 @@ class KeypointsSettings(CommonSettings):
     model_config = SettingsConfigDict(env_prefix="SIGNSTREAM_KEYPOINTS_")
 
     worker_id: str | None = Field(None, description="consumer name in the keypoints group (default: host and pid)")
-    max_age: float = Field(1.0, gt=0, description="seconds: older frames are acknowledged and dropped (counted), to stay real-time")
-    drop_behind: bool = Field(True, description="when newer frames of a camera already wait, process the newest and drop the older ones (counted, reported as gaps), so every camera gets its share and its delay stays at about one frame's processing; --no-drop-behind processes every frame younger than --max-age")
-    read_count: int = Field(8, ge=2, le=100, description="with --drop-behind, frames read per camera at once (the newest is processed)")
+    max_age: float = Field(1.0, gt=0, description="seconds: older frames are acknowledged and dropped (counted), "
+                           "to stay real-time")
+    drop_behind: bool = Field(True, description="when newer frames of a camera already wait, process the newest and "
+                              "drop the older ones (counted, reported as gaps), so every camera gets its share and its "
+                              "delay stays at about one frame's processing; --no-drop-behind processes every frame "
+                              "younger than --max-age")
+    read_count: int = Field(8, ge=2, le=100, description="with --drop-behind, frames read per camera at once "
+                            "(the newest is processed)")
     block_ms: int = Field(1000, ge=1, description="how long one read waits for frames")
     claim_idle_ms: int = Field(10000, ge=100, description="frames pending this long in a dead worker are claimed")
     refresh_cameras_s: float = Field(2.0, gt=0, description="how often the cameras hash is read for new cameras")

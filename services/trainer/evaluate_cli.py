@@ -13,8 +13,8 @@ from services.trainer.data import load_data
 from services.trainer.metrics import confusion_table, scores, scores_from_confusion
 from services.trainer.settings import ModelChoices
 from services.trainer.training import predict_labels
-from shared.model_store import MODEL_FILE, ModelStore, read_labels
 from shared.errors import ModelError
+from shared.model_store import MODEL_FILE, ModelStore, read_labels
 from shared.settings import load_settings
 
 

@@ -22,7 +22,8 @@ class TrainerServiceSettings(TrainerSettings):
 
     worker_id: str | None = Field(None, description="consumer name in the trainer group (default: host and pid)")
     first_model_data: Path | None = Field(None, description="where no model is promoted yet, first train "
-                                         "on this (MP_DATA folder or signer files), so a fresh deployment serves without a request")
+                                          "on this (MP_DATA folder or signer files), so a fresh deployment serves "
+                                          "without a request")
     first_model_epochs: int = Field(40, ge=1, le=100000, description="most epochs of that first training")
     data_root: list[Path] = Field(default_factory=list, description="a folder train requests may name data under; "
                                   "repeat for more (--first-model-data and --unknown are always allowed)")

@@ -7,9 +7,9 @@ import logging
 import redis
 
 from services.trainer.training import TrainOutcome
-from shared.model_store import ModelStore
 from shared.keys import Keys
 from shared.messages import ModelAnnouncement
+from shared.model_store import ModelStore
 
 log = logging.getLogger(__name__)
 

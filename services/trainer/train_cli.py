@@ -10,9 +10,9 @@ from services.trainer.data import Dataset, load_data, refuse_faceless, with_unkn
 from services.trainer.promotion import promote
 from services.trainer.settings import TrainCommandSettings, TrainerSettings
 from services.trainer.training import EpochHook, TrainOptions, TrainOutcome, train
-from shared.model_store import ModelStore
 from shared.errors import EXIT_ERROR, EXIT_OK
 from shared.logs import setup_logging
+from shared.model_store import ModelStore
 from shared.redis_client import CONNECTION_ERRORS, auth_error, connect, is_outage, redact_url
 from shared.settings import load_settings
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from services.trainer.acceptance import Verdict, judge
 from services.trainer.audit import AuditResult, audit_labels
-from services.trainer.augment import AugmentOptions, Augmenter
+from services.trainer.augment import Augmenter, AugmentOptions
 from services.trainer.data import Dataset, refuse_faceless
 from services.trainer.metrics import save_confusion_png, scores
 from services.trainer.model import build_model, mirror_averaged

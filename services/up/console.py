@@ -6,8 +6,8 @@ import time
 
 import redis
 
-from shared.keys import Keys
 from shared.errors import DecodeError
+from shared.keys import Keys
 from shared.messages import Detection
 from shared.records import CameraRecord, StatsSnapshot
 

@@ -16,12 +16,12 @@ from pathlib import Path
 from services.up.console import Console
 from services.up.redis_server import RedisServer
 from services.up.settings import UpSettings
-from shared.model_store import ModelStore
 from services.up.supervisor import Supervisor
 from shared import local_deployment
 from shared.errors import EXIT_OK, ConfigError, RedisUnreachable
 from shared.lifecycle import install_stop_signals
 from shared.logs import setup_logging
+from shared.model_store import ModelStore
 from shared.redis_client import CONNECTION_ERRORS, auth_error, check_connection, connect, is_outage, redact_url, scrub
 
 log = logging.getLogger("signstream.up")
@@ -66,7 +66,8 @@ def main(argv: Sequence[str], prog: str = "signstream up") -> int:
     # The terminal belongs to detections and status lines; the services speak up only for problems,
     # unless a log level was asked for.
     env.setdefault("SIGNSTREAM_LOG_LEVEL", "WARNING")
-    supervisor = Supervisor(env)
+    # The C++ libraries' own lines are shown only to someone debugging.
+    supervisor = Supervisor(env, quiet_native=env["SIGNSTREAM_LOG_LEVEL"].upper() != "DEBUG")
     try:
         return run(settings, url, supervisor, stop)
     finally:
@@ -132,7 +133,8 @@ def run(settings: UpSettings, url: str, supervisor: Supervisor, stop: threading.
 
     console = Console(connect(url), settings.keys)
     print(f"signstream is up: {len(settings.camera)} camera(s), {settings.keypoint_workers} keypoint worker(s)"
-          f"{f'; dashboard {dashboard}' if dashboard else ''}; Ctrl-C stops it", flush=True)
+          f"{f'; dashboard {dashboard}, a browser as a camera {dashboard}camera' if dashboard else ''}; "
+          "Ctrl-C stops it", flush=True)
     next_status = time.monotonic() + settings.status_every_s
     while not stop.is_set():
         reason = supervisor.check()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -23,6 +24,21 @@ log = logging.getLogger(__name__)
 
 MAX_RESTARTS = 5
 RESTART_WINDOW_S = 60.0
+# What MediaPipe's and TensorFlow's C++ write to stderr whatever GLOG_minloglevel and
+# TF_CPP_MIN_LOG_LEVEL say (absl logs before it is initialised): info and warning lines about their
+# own internals, which no user can act on. Errors (E, F lines) and everything else pass.
+NATIVE_NOISE = re.compile(rb"^(?:[IW]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [\w.]+:\d+\]"
+                          rb"|WARNING: All log messages before absl::InitializeLog\(\) is called"
+                          rb"|INFO: Created TensorFlow Lite XNNPACK delegate)")
+
+
+def forward_without_noise(source, sink) -> None:
+    """Copy a child's stderr line by line to `sink`, leaving out native libraries' info and warnings."""
+    for line in iter(source.readline, b""):
+        if not NATIVE_NOISE.match(line):
+            sink.write(line)
+            sink.flush()
+    source.close()
 
 
 @dataclass
@@ -38,8 +54,9 @@ class Child:
 
 
 class Supervisor:
-    def __init__(self, env: dict[str, str]):
+    def __init__(self, env: dict[str, str], quiet_native: bool = True):
         self.env = env
+        self.quiet_native = quiet_native
         self.children: list[Child] = []
         self.exit_code = EXIT_ERROR  # what `up` should exit with once check() gave a reason to give up
 
@@ -62,7 +79,11 @@ class Supervisor:
             # Out of our group, nothing would stop them if we were killed: SIGKILL them then. What
             # a service held is still pending in its consumer group, and is redelivered.
             preexec_fn=die_with_parent(signal.SIGKILL),
+            stderr=subprocess.PIPE if self.quiet_native else None,
         )
+        if self.quiet_native:
+            threading.Thread(target=forward_without_noise, args=(child.proc.stderr, sys.stderr.buffer),
+                             name=f"stderr-{child.name}", daemon=True).start()
         log.info("started %s (pid %d): signstream %s", child.name, child.proc.pid, " ".join(child.args))
 
     def check(self) -> str | None:

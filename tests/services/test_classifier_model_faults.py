@@ -17,6 +17,7 @@ import warnings
 
 import numpy as np
 import pytest
+
 from services.classifier.model_watch import ModelWatch
 from services.classifier.runner import check_runner
 from services.classifier.serving import ServingModel, load_serving_model

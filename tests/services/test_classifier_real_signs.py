@@ -13,8 +13,8 @@ from services.classifier.main import run_classifier
 from services.classifier.settings import ClassifierSettings
 from services.trainer.data import load_data
 from services.trainer.training import TrainOptions, stratified_split, train
-from shared.model_store import ModelStore
 from shared.messages import KeypointsMessage, Prediction
+from shared.model_store import ModelStore
 from tests.conftest import SIGNERS
 
 pytestmark = pytest.mark.slow

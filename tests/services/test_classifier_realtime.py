@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from shared.messages import KeypointsMessage
-from tests.services.test_classifier_service import predictions, versions  # noqa: F401 (a fixture)
+from tests.classifier_harness import predictions  # `versions` comes with the harness plugin
 from tests.waiting import wait_for
 
 FRAME_MS = 1000 / 15

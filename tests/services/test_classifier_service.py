@@ -2,39 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import time
 
 import numpy as np
 import pytest
 
-from shared.messages import ModelAnnouncement, Prediction
+from shared.messages import ModelAnnouncement
 from shared.model_store import UNKNOWN
+from tests.classifier_harness import LABELS, predictions  # `versions` comes with the harness plugin
 from tests.frames import publish_keypoints
 from tests.model_fixtures import constant_model, logits_model, write_version
 from tests.waiting import wait_for
-
-LABELS = ["hello", "thanks", "iloveyou"]
-
-
-@pytest.fixture(scope="module")
-def versions(tmp_path_factory):
-    """Three real model versions: v1 says hello, v2 says iloveyou, and a corrupt one."""
-    root = tmp_path_factory.mktemp("models")
-    v1 = write_version(root / "v1", constant_model(3, favourite=0), LABELS)
-    v2 = write_version(root / "v2", constant_model(3, favourite=2), LABELS)
-    corrupt = root / "corrupt"
-    corrupt.mkdir()
-    (corrupt / "model.keras").write_bytes(b"this is not a keras file")
-    (corrupt / "labels.json").write_text(json.dumps(LABELS))
-    wrong_size = write_version(root / "two-labels", constant_model(2, favourite=0), LABELS)
-    return {"v1": v1, "v2": v2, "corrupt": corrupt, "wrong_size": wrong_size}
-
-
-def predictions(r, keys) -> list[Prediction]:
-    return [Prediction.decode(fields) for _, fields in r.xrange(keys.predictions)]
-
-
 
 
 def test_windows_are_classified_every_stride_frames_and_a_sign_is_detected_once(r, keys, versions, start_classifier):

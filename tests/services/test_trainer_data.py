@@ -5,8 +5,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from services.trainer.data import (UNKNOWN_PER_SIGN, add_unknown, export_mp_data, load_data, load_mp_data,
-                                  load_signer_file, read_data, refuse_faceless, with_unknown)
+from services.trainer.data import (
+    UNKNOWN_PER_SIGN,
+    add_unknown,
+    export_mp_data,
+    load_data,
+    load_mp_data,
+    load_signer_file,
+    read_data,
+    refuse_faceless,
+    with_unknown,
+)
 from shared.errors import DataError
 from shared.model_store import UNKNOWN
 from tests.conftest import MORE_SIGNERS, OTHER_SIGNS, SIGNERS

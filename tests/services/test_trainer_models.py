@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from services.classifier.runner import fast_runner
+from services.trainer.model import ARCHITECTURES, build_model, mirror_averaged
 from shared.keypoint_mirror import mirror
 from shared.model_layers import BodyNormalization, DropFace, HandShape, Mirror, Velocity
-from services.trainer.model import ARCHITECTURES, build_model, mirror_averaged
 from tests.conftest import SIGNERS
 
 FACE = slice(132, 1536)

@@ -13,8 +13,8 @@ from services.trainer.model import build_model
 from services.trainer.settings import TrainerSettings
 from services.trainer.train_cli import train_and_promote
 from services.trainer.training import TrainOptions, stratified_split, train
-from shared.model_store import ModelStore
 from shared.messages import ModelAnnouncement
+from shared.model_store import ModelStore
 from tests.conftest import MORE_SIGNERS, OTHER_SIGNS, SIGNERS, signstream_cmd
 
 SAME_SIGNERS = [SIGNERS / f"signer_{n}.npz" for n in ("00", "03", "05")]

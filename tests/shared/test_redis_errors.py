@@ -11,8 +11,16 @@ import redis
 
 from services.up.redis_server import RedisServer, free_port
 from shared.errors import RedisAuthError, RedisUnreachable
-from shared.redis_client import (CONNECTION_ERRORS, auth_error, check_connection, connect, is_auth_error, is_outage,
-                                 redact_url, with_redis)
+from shared.redis_client import (
+    CONNECTION_ERRORS,
+    auth_error,
+    check_connection,
+    connect,
+    is_auth_error,
+    is_outage,
+    redact_url,
+    with_redis,
+)
 
 PASSWORD = "s3cret-pw"
 
