@@ -213,8 +213,7 @@ def main() -> None:
 
     # One model, trained as the trainer trains by default, on all 12 dev signers.
     from services.trainer.data import load_data
-    from services.trainer.generalisation import keras_fitter
-    from services.trainer.training import TrainOptions
+    from services.trainer.training import TrainOptions, keras_fitter
 
     t = time.perf_counter()
     data = load_data([SHARED / "datasets" / "signers"])

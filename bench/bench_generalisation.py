@@ -25,9 +25,9 @@ import numpy as np  # noqa: E402
 from common import RESULTS, SHARED, write_results
 
 from services.trainer.data import load_data  # noqa: E402
-from services.trainer.generalisation import keras_fitter, leave_signers_out  # noqa: E402
+from services.trainer.generalisation import leave_signers_out  # noqa: E402
 from services.trainer.model import build_model, mirror_averaged  # noqa: E402
-from services.trainer.training import TrainOptions  # noqa: E402
+from services.trainer.training import TrainOptions, keras_fitter  # noqa: E402
 
 
 @dataclass(frozen=True)

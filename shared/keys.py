@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import PurePath
 
 # Camera ids become parts of stream keys and of every message: short, and safe in a shell,
 # a URL and a file name.
@@ -27,6 +28,29 @@ def check_camera_id(camera: str) -> str:
         shown = repr(camera[:40]) + ("..." if len(camera) > 40 else "") if isinstance(camera, str) else repr(camera)
         raise ValueError(f"camera id {shown} is not 1-64 letters, digits, '_', '.' or '-'")
     return camera
+
+
+def camera_id_for(source: str) -> str:
+    """The id of a camera given only its source: `cam0` for device 0, `host-port` of a URL (never
+    its credentials or path), else the file's or folder's name without its suffix (`clip.v2.mp4` is
+    `clip.v2`, `/dev/video0` is `video0`); any other character becomes '-', cut to 64."""
+    if source.isdigit():
+        return f"cam{source}"
+    if "://" in source:
+        base = re.sub(r"^[A-Za-z][A-Za-z0-9+.-]*://([^@/]*@)?", "", source).split("/")[0].replace(":", "-")
+    else:
+        base = PurePath(source.rstrip("/")).stem
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", base)[:64] or "cam"
+
+
+def unique_camera_id(source: str, taken: set[str]) -> str:
+    """`camera_id_for(source)`, with -2, -3, ... where that id is taken; the id is added to `taken`."""
+    base = camera_id_for(source)[:56]  # room for the suffix within 64
+    name, n = base, 2
+    while name in taken:
+        name, n = f"{base}-{n}", n + 1
+    taken.add(name)
+    return name
 
 
 @dataclass(frozen=True)

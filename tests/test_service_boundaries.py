@@ -95,3 +95,56 @@ def test_starting_a_service_loads_no_library_its_image_lacks(service):
     assert result.returncode == 0, result.stderr[-2000:]
     loaded = set(result.stdout.split())
     assert loaded <= IMAGES[service], f"importing services.{service}.main loads {sorted(loaded - IMAGES[service])}"
+
+
+def module_graph(roots: tuple[Path, ...]) -> dict[str, set[str]]:
+    """module -> the modules of `roots` it imports anywhere (function-level imports included)."""
+    files = {}
+    for root in roots:
+        for path in root.rglob("*.py"):
+            name = ".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
+            files[name] = path
+    graph = {}
+    for name, path in files.items():
+        found = set()
+        for module, _ in imports(path):
+            found |= {m for m in (module, *(f"{module}.{n}" for n in imported_names(path, module))) if m in files}
+        graph[name] = found - {name}
+    return graph
+
+
+def imported_names(path: Path, module: str) -> list[str]:
+    """The names of `from module import a, b` in a file: submodules are imported that way too."""
+    return [alias.name for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.ImportFrom)
+            and node.module == module for alias in node.names]
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Each import circle once, as the modules along it (depth-first search for back edges)."""
+    found, state, trail = [], {}, []
+
+    def visit(node: str) -> None:
+        state[node] = "open"
+        trail.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == "open":
+                found.append(trail[trail.index(nxt):] + [nxt])
+            elif nxt not in state:
+                visit(nxt)
+        trail.pop()
+        state[node] = "done"
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node)
+    return found
+
+
+def test_no_module_of_services_or_shared_imports_itself_in_a_circle():
+    # A circle held open by an import inside a function works until someone moves that import.
+    assert cycles(module_graph((REPO / "services", REPO / "shared"))) == []
+
+
+def test_the_circle_check_sees_a_circle_through_a_function_level_import(tmp_path):
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c", "a"]]
+    assert cycles({"a": {"b"}, "b": set(), "c": {"a", "b"}}) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from shared.keys import CAMERA_ID, camera_id_for
 from shared.settings import CommonSettings
 
 
@@ -13,7 +14,7 @@ class CaptureSettings(CommonSettings):
 
     source: str = Field(..., description="camera index (0), device (/dev/video0), video file, rtsp:// or http:// URL, "
                         "or image folder")
-    camera: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+    camera: str | None = Field(None, pattern=CAMERA_ID.pattern,
                                description="camera id in stream names (default: from the source)")
     fps: float = Field(15.0, gt=0, le=120, description="frames per second to publish")
     width: int | None = Field(None, ge=16, le=7680, description="resize to this width (keeps aspect unless --height too)")
@@ -31,7 +32,5 @@ class CaptureSettings(CommonSettings):
     @model_validator(mode="after")
     def _camera_from_source(self) -> "CaptureSettings":
         if self.camera is None:
-            from services.capture.sources import default_camera_id
-
-            self.camera = default_camera_id(self.source)
+            self.camera = camera_id_for(self.source)
         return self

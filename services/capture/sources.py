@@ -21,17 +21,6 @@ from shared.errors import ConfigError, SourceError
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
 
-def default_camera_id(source: str) -> str:
-    if source.isdigit():
-        return f"cam{source}"
-    if "://" in source:
-        host = re.sub(r"^[a-z]+://([^@/]*@)?", "", source).split("/")[0]
-        base = host.replace(":", "-")
-    else:
-        base = Path(source.rstrip("/")).stem
-    return re.sub(r"[^A-Za-z0-9_.-]", "-", base)[:64] or "cam"
-
-
 def natural_key(path: Path) -> list:
     """'2.png' before '10.png'."""
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]

@@ -7,13 +7,14 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from shared.keys import CAMERA_ID
 from shared.settings import CommonSettings
 
 
 class CollectSettings(CommonSettings):
     model_config = SettingsConfigDict(env_prefix="SIGNSTREAM_COLLECT_")
 
-    camera: str = Field(..., pattern=r"^[A-Za-z0-9_.-]+$", description="camera id whose keypoints are recorded")
+    camera: str = Field(..., pattern=CAMERA_ID.pattern, description="camera id whose keypoints are recorded")
     action: str = Field(..., pattern=r"^[A-Za-z0-9_.-]+$", description="the sign being recorded, e.g. hello")
     sequences: int = Field(30, ge=1, le=10000, description="how many 30-frame sequences to record")
     root: Path = Field(Path("MP_DATA"), description="MP_DATA folder: <root>/<action>/<sequence>/<frame>.npy")

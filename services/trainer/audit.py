@@ -11,12 +11,12 @@ or more sources (signer files or MP_DATA folders): with fewer there is no majori
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from services.trainer.data import Dataset
-from services.trainer.generalisation import Fitter, Suspect, keras_fitter, leave_signers_out
+from services.trainer.generalisation import Fitter, Suspect, leave_signers_out
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +35,9 @@ class AuditResult:
                                                  "count": s.count, "total": s.total} for s in self.left_out]}
 
 
-def audit_labels(data: Dataset, options, fitter: Fitter | None = None) -> AuditResult:
-    """`data` without the groups whose recordings look like another label to models that never saw them.
-
-    The quick models are `options`' network trained for `options.audit_epochs`; `fitter` replaces them.
-    """
+def audit_labels(data: Dataset, options, fitter: Fitter) -> AuditResult:
+    """`data` without the groups whose recordings look like another label to models that never saw them,
+    as `fitter`'s quick models (trained leave-sources-out, seed `options.seed`) judge them."""
     sources = sorted(set(data.groups.tolist()))
     if len(sources) < MIN_SOURCES:
         return AuditResult(data, [], f"not audited: {len(sources)} source(s), the audit needs {MIN_SOURCES} or more")
@@ -47,9 +45,6 @@ def audit_labels(data: Dataset, options, fitter: Fitter | None = None) -> AuditR
     for label, recorded_by in sources_of.items():
         if len(recorded_by) < 2:
             return AuditResult(data, [], f"not audited: only {', '.join(recorded_by)} recorded {label!r}")
-    if fitter is None:
-        quick = replace(options, audit=False, epochs=options.audit_epochs, patience=0)
-        fitter = keras_fitter(lambda seed: replace(quick, seed=seed))
     try:
         report = leave_signers_out(data, fitter, n_folds=min(FOLDS, len(sources)), seeds=[options.seed])
     except ValueError as e:  # a fold's training sources lack a label

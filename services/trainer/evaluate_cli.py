@@ -63,8 +63,8 @@ def evaluate(model_dir: Path, data) -> dict:
 
 
 def by_signer(settings: EvaluateSettings, data) -> None:
-    from services.trainer.generalisation import keras_fitter, leave_signers_out
-    from services.trainer.training import TrainOptions
+    from services.trainer.generalisation import leave_signers_out
+    from services.trainer.training import TrainOptions, keras_fitter
 
     fitter = keras_fitter(lambda seed: TrainOptions(**settings.model_choices(), epochs=settings.epochs,
                                                     patience=settings.patience, seed=seed))

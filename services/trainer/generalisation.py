@@ -158,16 +158,3 @@ def leave_signers_out(data: Dataset, fit: Fitter, n_folds: int, seeds: list[int]
             folds.append(FoldResult(test_signers, seed, result["accuracy"], per_signer, collapsed(result), result,
                                     test.groups, true_idx, np.asarray(pred_idx)))
     return Report(folds, labels)
-
-
-def keras_fitter(options_for_seed) -> Fitter:
-    """A Fitter that trains as the trainer does: the audit (if chosen) and `fit` with early stopping,
-    both on the training signers only."""
-    from services.trainer.training import audited, fit, predict_labels
-
-    def fitter(train: Dataset, seed: int):
-        options = options_for_seed(seed)
-        model, labels, *_ = fit(audited(train, options)[0], options, verbose=0)
-        return lambda X: predict_labels(model, X)
-
-    return fitter

@@ -6,7 +6,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +15,7 @@ from services.trainer.acceptance import Verdict, judge
 from services.trainer.audit import AuditResult, audit_labels
 from services.trainer.augment import Augmenter, AugmentOptions
 from services.trainer.data import Dataset, refuse_faceless
+from services.trainer.generalisation import Fitter
 from services.trainer.metrics import save_confusion_png, scores
 from services.trainer.model import build_model, mirror_averaged
 from shared.model_store import LABELS_FILE, MODEL_FILE, ModelStore, write_json
@@ -149,7 +150,9 @@ def audited(data: Dataset, options: TrainOptions) -> tuple[Dataset, AuditResult 
     """The data to train on: with `options.audit`, without the groups whose labels contradict the rest."""
     if not options.audit:
         return data, None
-    result = audit_labels(data, options)
+    # The quick models: this network, trained for audit_epochs without an audit of their own.
+    quick = replace(options, audit=False, epochs=options.audit_epochs, patience=0)
+    result = audit_labels(data, options, keras_fitter(lambda seed: replace(quick, seed=seed)))
     log.info("%s", result.note)
     for suspect in result.left_out:
         log.warning("left out of training: %s (--no-audit keeps them)", suspect)
@@ -187,3 +190,14 @@ def train(data: Dataset, options: TrainOptions, store: ModelStore, verbose: int 
         store.abandon(building)
         raise
     return TrainOutcome(version, store.path(version), labels, metrics, verdict)
+
+
+def keras_fitter(options_for_seed) -> Fitter:
+    """A Fitter (for leave_signers_out) that trains as the trainer does: the audit (if chosen) and
+    `fit` with early stopping, both on the training signers only."""
+    def fitter(train_data: Dataset, seed: int):
+        options = options_for_seed(seed)
+        model, *_ = fit(audited(train_data, options)[0], options, verbose=0)
+        return lambda X: predict_labels(model, X)
+
+    return fitter

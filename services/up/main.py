@@ -11,7 +11,6 @@ import socket
 import threading
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 from services.up.console import Console
 from services.up.redis_server import RedisServer
@@ -19,23 +18,13 @@ from services.up.settings import UpSettings
 from services.up.supervisor import Supervisor
 from shared import local_deployment
 from shared.errors import EXIT_OK, ConfigError, RedisUnreachable
+from shared.keys import unique_camera_id
 from shared.lifecycle import install_stop_signals
 from shared.logs import setup_logging
 from shared.model_store import ModelStore
 from shared.redis_client import CONNECTION_ERRORS, auth_error, check_connection, connect, is_outage, redact_url, scrub
 
 log = logging.getLogger("signstream.up")
-
-
-def camera_id(source: str, taken: set[str]) -> str:
-    base = Path(source).stem if not source.isdigit() else f"cam{source}"
-    # A camera id is 1-64 ASCII letters, digits, '_', '.', '-' (shared.keys.CAMERA_ID); room is kept for "-N".
-    base = "".join(ch if (ch.isascii() and ch.isalnum()) or ch in "-_" else "-" for ch in base)[:56] or "cam"
-    name, n = base, 2
-    while name in taken:
-        name, n = f"{base}-{n}", n + 1
-    taken.add(name)
-    return name
 
 
 def main(argv: Sequence[str], prog: str = "signstream up") -> int:
@@ -109,7 +98,7 @@ def start_gateway(settings: UpSettings, supervisor: Supervisor) -> str | None:
 def run(settings: UpSettings, url: str, supervisor: Supervisor, stop: threading.Event) -> int:
     taken: set[str] = set()
     for source in settings.camera:
-        cam = camera_id(source, taken)
+        cam = unique_camera_id(source, taken)
         args = ["capture", "--source", source, "--camera", cam, "--fps", str(settings.fps)]
         if settings.loop:
             args.append("--loop")

@@ -189,8 +189,7 @@ def test_real_models_name_the_signer_whose_recordings_show_another_sign():
     # (bench/results/handshapes.md); a model trained on two signers who sign the usual way, and
     # never on signer_10, must name those recordings rather than quietly score them wrong.
     from services.trainer.data import load_data
-    from services.trainer.generalisation import keras_fitter
-    from services.trainer.training import TrainOptions
+    from services.trainer.training import TrainOptions, keras_fitter
 
     data = load_data([SIGNERS / f"signer_{n:02d}.npz" for n in (0, 3, 8, 10)])
     fitter = keras_fitter(lambda seed: TrainOptions(epochs=40, patience=0, seed=seed))

@@ -1,7 +1,7 @@
 import pytest
 
 from shared.errors import ConfigError
-from shared.keys import Keys
+from shared.keys import CAMERA_ID, Keys, camera_id_for, unique_camera_id
 from shared.settings import CommonSettings, load_settings
 
 
@@ -35,3 +35,30 @@ def test_an_invalid_value_is_one_line_naming_the_flag_and_the_variable():
 def test_an_unknown_flag_is_a_config_error():
     with pytest.raises(ConfigError, match="unrecognized arguments: --nope"):
         load_settings(CommonSettings, ["--nope", "1"], "prog")
+
+
+@pytest.mark.parametrize("source, camera", [
+    ("0", "cam0"),
+    ("/dev/video0", "video0"),
+    ("../shared/videos/kiri_hello.mp4", "kiri_hello"),
+    ("clip.v2.mp4", "clip.v2"),
+    ("frames/", "frames"),
+    ("rtsp://user:secret@192.0.2.10:554/stream1", "192.0.2.10-554"),
+    ("http://cam.example/mjpeg", "cam.example"),
+    ("café à la carte.mp4", "caf----la-carte"),
+    ("x" * 80 + ".mp4", "x" * 64),
+])
+def test_one_rule_names_a_camera_after_its_source(source, camera):
+    assert camera_id_for(source) == camera and CAMERA_ID.match(camera)
+    # up and capture both use it: a camera started by either is the same camera
+    from services.capture.settings import CaptureSettings
+
+    assert CaptureSettings(source=source).camera == camera
+
+
+def test_two_sources_of_one_name_get_two_ids_that_still_fit():
+    taken: set[str] = set()
+    ids = [unique_camera_id(s, taken) for s in ("a/door.mp4", "b/door.mp4", "c/door.mp4", "y" * 80 + ".mp4")]
+    assert ids == ["door", "door-2", "door-3", "y" * 56]
+    assert unique_camera_id("z/" + "y" * 80 + ".mp4", taken) == "y" * 56 + "-2"
+    assert all(CAMERA_ID.match(i) for i in taken)
