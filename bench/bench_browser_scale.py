@@ -4,8 +4,8 @@ A browser camera costs the server no MediaPipe: the device sends keypoint vector
 gateway's WebSocket (`/api/cameras/<camera>/keypoints`), and the server only writes them to Redis
 and classifies windows. Here a separate process plays N browsers on loopback, each sending
 recorded keypoint vectors of a real clip (the live-video bench's cache of kiri_hello, looped, each
-camera from another frame) at 15 fps with their send time as capture time, and reading the
-predictions that come back on its socket. Per N (10, 50, 100, 200): server CPU (gateway,
+camera from another frame) at 15 fps, as the page sends them (binary), with their send time as
+capture time, and reading the predictions that come back on its socket. Per N (10, 50, 100, 200): server CPU (gateway,
 classifier, redis-server) per camera, predictions per camera per second, and latency from the
 time a window's newest vector left the browser to its prediction arriving back there (p50, p95).
 
@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import json
 import random
+import struct
 import subprocess
 import sys
 import tempfile
@@ -40,23 +41,26 @@ from shared.keys import Keys
 NAMESPACE = "bench:"
 CLIP = "kiri_hello.mp4"
 FPS = 15.0
+HEADER = struct.Struct("<dII")  # as services/gateway/browser_camera.py reads it
 PARTS = (("pose", 0, 132), ("face", 132, 1536), ("left_hand", 1536, 1599), ("right_hand", 1599, 1662))
 
 
-def message_tails(vectors: np.ndarray) -> list[str]:
-    """Each frame as the page sends it, but for the capture time at its head: encoded once, sent many times."""
-    tails = []
+def frame_bodies(vectors: np.ndarray) -> list[bytes]:
+    """Each frame as the page sends it (binary), but for the header: encoded once, sent many times."""
+    bodies = []
     for vector in vectors:
-        parts = [name for name, lo, hi in PARTS if np.any(vector[lo:hi] != 0)]
-        body = json.dumps({"parts": parts, "vector": [round(float(v), 6) for v in vector]}, separators=(",", ":"))
-        tails.append(body[1:])
-    return tails
+        bits = sum(bit for (_, lo, hi), bit in zip(PARTS, (1, 2, 4, 8)) if np.any(vector[lo:hi] != 0))
+        bodies.append((bits, np.asarray(vector, "<f4").tobytes()))
+    return bodies
 
 
-async def browser(url: str, camera: str, tails: list[str], start: int, stop: asyncio.Event, out: dict) -> None:
+async def browser(url: str, camera: str, bodies: list, start: int, stop: asyncio.Event, out: dict) -> None:
     from websockets.asyncio.client import connect
 
     loop = asyncio.get_running_loop()
+    # People do not all press Start in the same millisecond. The gateway takes a connection's clock
+    # offset from its first message, so a burst of connections would skew every latency measured after.
+    await asyncio.sleep(random.random() * 2)
     async with connect(f"{url}/api/cameras/{camera}/keypoints", max_size=2**20, open_timeout=60) as ws:
         async def receive() -> None:
             async for message in ws:
@@ -71,7 +75,8 @@ async def browser(url: str, camera: str, tails: list[str], start: int, stop: asy
         await asyncio.sleep(random.random() / FPS)  # browsers are not in step
         due, i = loop.time(), start
         while not stop.is_set():
-            await ws.send('{"capture_ts_ms":%d,%s' % (time.time() * 1000, tails[i % len(tails)]))
+            bits, vector = bodies[i % len(bodies)]
+            await ws.send(HEADER.pack(time.time() * 1000, i, bits) + vector)
             out["sent"] += 1
             i += 1
             due += 1 / FPS
@@ -80,10 +85,10 @@ async def browser(url: str, camera: str, tails: list[str], start: int, stop: asy
 
 
 async def browsers_main(url: str, cameras: int, seconds: float, cache: str) -> dict:
-    tails = message_tails(np.load(cache))
+    bodies = frame_bodies(np.load(cache))
     stop = asyncio.Event()
     outs = [{"sent": 0, "predictions": 0, "refused": 0, "latencies": []} for _ in range(cameras)]
-    tasks = [asyncio.create_task(browser(url, f"browser-{i:03d}", tails, random.randrange(len(tails)), stop, out))
+    tasks = [asyncio.create_task(browser(url, f"browser-{i:03d}", bodies, random.randrange(len(bodies)), stop, out))
              for i, out in enumerate(outs)]
     await asyncio.sleep(seconds)
     stop.set()
@@ -194,7 +199,8 @@ def main() -> None:
     per_worker_camera = baseline["server_cores"] * FPS / max(baseline["keypoint_fps"], 0.1)
     md = [f"# Browser cameras: what N of them cost the server ({time.strftime('%Y-%m-%d')})", "",
           f"N simulated browsers on loopback (one process) send recorded keypoint vectors of {CLIP} at {FPS:g} fps to "
-          "the gateway's socket; one classifier (shipped model, default settings) and one redis-server serve them. "
+          "the gateway's socket, in the page's binary format; one classifier (shipped model, default settings) and "
+          "one redis-server serve them. "
           f"{args.seconds:g} s measured per N after 8 s of warm-up. Server CPU is gateway + classifier + redis-server, "
           "in cores; latency is from the time a window's newest vector left the browser to its prediction arriving "
           "back on the browser's socket.", "",

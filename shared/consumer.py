@@ -2,6 +2,9 @@
 
 Reads many streams in one blocking XREADGROUP, hands entries to the subclass, and acknowledges
 each entry in the same transaction that writes its output (at-least-once, no lost output).
+A service provides `streams` and `handle` (one entry); `select` (which entries of a batch to
+handle) and `end_batch` (outputs of the batch as a whole, with `commit_each_entry = False`) are
+the one way to extend the loop, for single-entry and batching workers alike.
 It re-reads its own pending entries after a (re)start, claims entries left pending by a worker
 whose heartbeat has lapsed (never from a live worker that is only slow), routes undecodable or
 failing entries to `dead` with a counter, waits out Redis outages with backoff, and stops
@@ -43,6 +46,10 @@ class ConsumerOptions:
     claim_idle_ms: int = 15000
     claim_every_s: float = 5.0
     group_start_id: str = "0"
+    # After a pass that read less than `count` entries from several streams, wait this long so the
+    # next pass reads a batch: each pass costs the same whatever it reads (many cameras' browsers
+    # sending 15 vectors a second made ~400 passes a second of 1-2 entries each).
+    linger_ms: int = 0
     heartbeat_ttl_s: int = 10
     # A loop that has not finished a pass for this long is wedged: its heartbeat lapses, so
     # other workers take its entries. Above any one entry's work on a busy machine.
@@ -55,6 +62,10 @@ def _s(value: bytes | str) -> str:
 
 class StreamConsumer(ABC):
     service: str = "service"
+    # Each entry's outputs and acknowledgement go out as soon as it is handled (a frame's keypoints
+    # should not wait for the next camera's frame). A batching worker sets this False: its batch's
+    # acknowledgements and what end_batch() adds go out in one transaction.
+    commit_each_entry: bool = True
 
     def __init__(
         self,
@@ -89,6 +100,13 @@ class StreamConsumer(ABC):
     @abstractmethod
     def handle(self, entry: Entry, pipe: redis.client.Pipeline) -> None:
         """Process one entry, queueing its outputs on `pipe`. Raise to send it to `dead`."""
+
+    def select(self, entries: list[Entry], pipe: redis.client.Pipeline) -> list[Entry]:
+        """The entries of a batch to handle, in order; any other must be acknowledged on `pipe` here."""
+        return entries
+
+    def end_batch(self, pipe: redis.client.Pipeline) -> None:
+        """After a batch's entries were handled, before its last transaction: outputs of the batch as a whole."""
 
     def camera_of(self, stream: str) -> str:
         return stream
@@ -145,6 +163,8 @@ class StreamConsumer(ABC):
             self.stop.wait(self.options.block_ms / 1000)
         if entries:
             self.process(entries)
+            if self.options.linger_ms and len(entries) < self.options.count and len(streams) > 1:
+                self.stop.wait(self.options.linger_ms / 1000)
         if streams and time.monotonic() - self._last_claim >= self.options.claim_every_s:
             self._last_claim = time.monotonic()
             claimed = self._claim(streams)
@@ -155,10 +175,11 @@ class StreamConsumer(ABC):
             self.stats.report(self.redis, self.keys.stats(self.service))
 
     def process(self, entries: list[Entry]) -> None:
-        """Handle entries one by one; each is acknowledged with its output, or sent to `dead`."""
-        for entry in entries:
+        """Handle a batch; each entry is acknowledged with its output, or sent to `dead`."""
+        pipe = self.redis.pipeline(transaction=True)
+        for entry in self.select(entries, pipe):
             self._last_progress = time.monotonic()
-            pipe = self.redis.pipeline(transaction=True)
+            mark = len(pipe.command_stack)
             try:
                 if entry.fields is None:
                     raise LookupError("entry was trimmed from the stream before it was processed")
@@ -168,11 +189,13 @@ class StreamConsumer(ABC):
             except Exception as e:  # any failure of one entry must not stop the worker
                 if is_auth_error(e):
                     raise
-                pipe.reset()
-                pipe = self.redis.pipeline(transaction=True)
+                del pipe.command_stack[mark:]  # none of a failed entry's outputs
                 self.dead_in(pipe, entry, e)
             pipe.xack(entry.stream, self.group, entry.id)
-            pipe.execute()
+            if self.commit_each_entry:
+                pipe.execute()
+        self.end_batch(pipe)
+        pipe.execute()
 
     def dead_in(self, pipe: redis.client.Pipeline, entry: Entry, error: BaseException) -> None:
         """Queue a copy of `entry` on `dead`, with the reason, and count it."""

@@ -12,6 +12,7 @@ Two wire shapes, as DESIGN.md fixes them:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import time
 from collections.abc import Mapping
@@ -53,6 +54,17 @@ def _fields_text(fields: Mapping) -> dict[str, Any]:
     return {k.decode(errors="replace") if isinstance(k, (bytes, bytearray)) else str(k): v for k, v in fields.items()}
 
 
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    """A message class's field types, resolved once (typing resolves them anew on every call)."""
+    return get_type_hints(cls)
+
+
+@functools.cache
+def _fields(cls: type) -> tuple[dataclasses.Field, ...]:
+    return dataclasses.fields(cls)
+
+
 class Envelope:
     """A message carried as one msgpack map in one entry field (`msg`, unless the class says otherwise)."""
 
@@ -60,7 +72,8 @@ class Envelope:
     FIELD: ClassVar[str] = ENVELOPE_FIELD
 
     def encode(self) -> dict[str, bytes]:
-        body = {"v": self.SCHEMA, **dataclasses.asdict(self)}  # type: ignore[call-overload]
+        # Shallow: every field is a plain value (asdict's deep copy costs more than the packing).
+        body = {"v": self.SCHEMA, **{f.name: getattr(self, f.name) for f in _fields(type(self))}}
         return {self.FIELD: pack(body)}
 
     @classmethod
@@ -72,8 +85,8 @@ class Envelope:
         version = body.pop("v", None)
         if version != cls.SCHEMA:  # type: ignore[attr-defined]
             raise DecodeError(f"{cls.__name__} schema version {version!r}, expected {cls.SCHEMA}")  # type: ignore[attr-defined]
-        hints = get_type_hints(cls)
-        fields_ = dataclasses.fields(cls)  # type: ignore[arg-type]
+        hints = _hints(cls)
+        fields_ = _fields(cls)
         # A field added later has a default, so entries written before it still read.
         missing = {f.name for f in fields_ if f.default is dataclasses.MISSING} - body.keys()
         if missing:
@@ -224,18 +237,18 @@ class Flat:
 
     def encode(self) -> dict[str, str]:
         out = {}
-        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+        for f in _fields(type(self)):
             value = getattr(self, f.name)
             out[f.name] = json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else str(value)
         return out
 
     @classmethod
     def decode(cls: type[T], fields: Mapping) -> T:
-        hints = get_type_hints(cls)
+        hints = _hints(cls)
         values: dict[str, Any] = {}
         try:
             text = {k: _text(v) for k, v in _fields_text(fields).items()}
-            for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+            for f in _fields(cls):
                 if f.name not in text:
                     if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING:
                         continue

@@ -6,6 +6,7 @@ counted, and every limit closes the connection with a reason."""
 from __future__ import annotations
 
 import json
+import struct
 import time
 
 import numpy as np
@@ -38,6 +39,11 @@ def socket(gateway, camera: str, token: str | None = TOKEN):
 def frame(ts_ms: int, value: float = 0.5) -> str:
     vector = np.full(1662, value, np.float32)
     return json.dumps({"capture_ts_ms": ts_ms, "parts": ["pose", "right_hand"], "vector": vector.tolist()})
+
+
+def binary_frame(ts_ms: float, value: float = 0.5, parts_bits: int = 1 | 8, size: int = 1662) -> bytes:
+    """A frame as the /camera page sends it: float64 time, uint32 seq, uint32 parts bits, float32 vector."""
+    return struct.pack("<dII", ts_ms, 7, parts_bits) + np.full(size, value, "<f4").tobytes()
 
 
 def entries(r, keys, camera: str):
@@ -79,7 +85,9 @@ def test_bad_messages_are_refused_counted_and_never_reach_redis(gateway, r, keys
     bad = ["not json", "[]", json.dumps({"capture_ts_ms": now_ms(), "vector": [0.5] * 10}),
            json.dumps({"capture_ts_ms": "soon", "vector": [0.5] * 1662}),
            json.dumps({"capture_ts_ms": now_ms(), "parts": ["tail"], "vector": [0.5] * 1662}),
-           frame(now_ms()).replace("0.5", "NaN", 1), frame(now_ms(), value=1e9)]
+           frame(now_ms()).replace("0.5", "NaN", 1), frame(now_ms(), value=1e9),
+           binary_frame(now_ms(), size=1661), binary_frame(now_ms(), value=float("nan")), binary_frame(0),
+           binary_frame(float("nan")), b"\x00" * 10]
     with socket(gateway, "junk") as ws:
         for message in bad:
             ws.send(message)
@@ -90,6 +98,17 @@ def test_bad_messages_are_refused_counted_and_never_reach_redis(gateway, r, keys
     with gateway.client(token=TOKEN) as http:
         metrics = http.get("/metrics").text
     assert f'signstream_gateway_browser_vectors_total{{outcome="refused"}} {len(bad)}.0' in metrics, metrics[-2000:]
+
+
+def test_binary_frames_land_as_the_same_keypoints_as_json_ones(gateway, r, keys):
+    with socket(gateway, "page") as ws:
+        ws.send(binary_frame(1_000_000, value=0.25, parts_bits=1 | 2 | 4))
+        ws.send(frame(1_000_000 + 1000, value=0.25).replace('"pose", "right_hand"', '"pose", "face", "left_hand"'))
+        assert wait_for(lambda: sum(isinstance(e, KeypointsMessage) for e in entries(r, keys, "page")) == 2, 10)
+    binary, text = [e for e in entries(r, keys, "page") if isinstance(e, KeypointsMessage)]
+    assert binary.parts == text.parts == ("pose", "face", "left_hand")
+    np.testing.assert_array_equal(binary.vector, text.vector)
+    assert (text.seq - binary.seq, binary.made_on) == (15, "browser")
 
 
 def test_limits_close_the_connection_with_a_reason(gateway, r, keys):

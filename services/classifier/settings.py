@@ -39,6 +39,9 @@ class ClassifierSettings(CommonSettings):
                                   "the top label is taken (below 1: fewer signs lost to unknown, more false detections)")
     batch_entries: int = Field(64, ge=1, le=1024, description="keypoint entries read per pass (all cameras)")
     block_ms: int = Field(200, ge=1, description="how long one read waits for new keypoints")
+    batch_wait_ms: int = Field(10, ge=0, le=1000, description="with several cameras, wait this long after a pass that "
+                               "read less than a full batch, so the next one reads more at once (less CPU per "
+                               "camera, at most this much later; 0: never)")
     claim_idle_ms: int = Field(10000, ge=100, description="entries pending this long in a dead classifier are claimed")
     refresh_cameras_s: float = Field(2.0, gt=0, description="how often the cameras hash is read for new cameras")
     idle_camera_s: float = Field(60.0, gt=0, description="seconds without keypoints after which a camera is not "

@@ -31,10 +31,11 @@ log = logging.getLogger(__name__)
 
 class ClassifierWorker(StreamConsumer):
     service = "classifier"
+    commit_each_entry = False  # a batch is decoded, classified in one model call and acknowledged together
 
     def __init__(self, client: redis.Redis, settings: ClassifierSettings, worker: str, stop: threading.Event,
                  watch: ModelWatch):
-        options = ConsumerOptions(block_ms=settings.block_ms, count=settings.batch_entries,
+        options = ConsumerOptions(block_ms=settings.block_ms, count=settings.batch_entries, linger_ms=settings.batch_wait_ms,
                                   claim_idle_ms=settings.claim_idle_ms)
         super().__init__(client, settings.keys, GROUP_CLASSIFIER, worker, stop, options, settings.stream_maxlen)
         self.settings = settings
@@ -49,6 +50,7 @@ class ClassifierWorker(StreamConsumer):
         self._said_waiting = False
         self._reported: dict[str, tuple[int, int]] = defaultdict(lambda: (0, 0))  # sparse, predictions at last report
         self._overloaded: set[str] = set()
+        self._ready: list[ReadyWindow] = []  # windows the batch being handled completed
 
     def camera_of(self, stream: str) -> str:
         return self.keys.camera_of(stream, KEYPOINTS_PREFIX)
@@ -77,35 +79,28 @@ class ClassifierWorker(StreamConsumer):
             self._said_waiting = False
             log.info("now serving model %s (was %s)", model.version, old)
 
-    def handle(self, entry: Entry, pipe) -> None:  # entries are handled a batch at a time in process()
-        raise NotImplementedError
-
-    def process(self, entries: list[Entry]) -> None:
-        """One batch: decode every entry, classify every window that became ready, publish, ack all."""
-        pipe = self.redis.pipeline(transaction=True)
-        ready: list[ReadyWindow] = []
+    def handle(self, entry: Entry, pipe) -> None:
+        """Into its camera's windows; the windows it completes are classified with the batch's (end_batch)."""
+        # State is keyed by the stream an entry came on, never by what the entry claims.
+        camera = self.camera_of(entry.stream)
+        msg = decode_keypoints_entry(entry.fields)
+        if msg.camera != camera:
+            raise DecodeError(f"entry names camera {msg.camera!r} but came on {entry.stream}")
         now = now_ms()
-        stale_before = now - self.settings.max_age_s * 1000
-        for entry in entries:
-            try:
-                # State is keyed by the stream an entry came on, never by what the entry claims.
-                camera = self.camera_of(entry.stream)
-                msg = decode_keypoints_entry(entry.fields or {})
-                if msg.camera != camera:
-                    raise DecodeError(f"entry names camera {msg.camera!r} but came on {entry.stream}")
-                if isinstance(msg, FrameGap):
-                    ready += self.windows.add_gap(camera, msg.seq, msg.capture_ts_ms, now)
-                elif msg.capture_ts_ms < stale_before:
-                    self.stats.count(camera, "stale")  # a backlog: its slot is known to stay empty
-                    ready += self.windows.add_gap(camera, msg.seq, msg.capture_ts_ms, now)
-                else:
-                    ready += self.windows.add(camera, msg.seq, msg.vector, msg.capture_ts_ms, now)
-                    self.stats.count(camera, "in")
-            except Exception as e:  # one bad entry goes to dead, the batch goes on
-                self.dead_in(pipe, entry, e)
-            pipe.xack(entry.stream, self.group, entry.id)
-        self._publish_contained(ready, pipe)
-        pipe.execute()
+        if isinstance(msg, FrameGap):
+            self._ready += self.windows.add_gap(camera, msg.seq, msg.capture_ts_ms, now)
+        elif msg.capture_ts_ms < now - self.settings.max_age_s * 1000:
+            self.stats.count(camera, "stale")  # a backlog: its slot is known to stay empty
+            self._ready += self.windows.add_gap(camera, msg.seq, msg.capture_ts_ms, now)
+        else:
+            self._ready += self.windows.add(camera, msg.seq, msg.vector, msg.capture_ts_ms, now)
+            self.stats.count(camera, "in")
+
+    def end_batch(self, pipe) -> None:
+        """One model call for every window the batch completed, published with the batch's acknowledgements."""
+        ready, self._ready = self._ready, []
+        if ready:
+            self._publish_contained(ready, pipe)
 
     def on_pass(self) -> None:
         # Frames held back for a missing predecessor are freed by time, even when nothing arrives.

@@ -64,7 +64,9 @@ class EventStream(StreamingResponse):
 def create_app(settings: GatewaySettings, token: str | None) -> FastAPI:
     keys = settings.keys
     client = connect(settings.redis_url)
-    async_client = redis.asyncio.Redis.from_url(settings.redis_url, socket_connect_timeout=5, health_check_interval=30)
+    # A request waits for a free connection rather than failing when many need one at once.
+    async_client = redis.asyncio.Redis.from_pool(redis.asyncio.BlockingConnectionPool.from_url(  # closed with it
+        settings.redis_url, max_connections=100, timeout=20, socket_connect_timeout=5, health_check_interval=30))
     hubs = {name: Hub(async_client, name, getattr(keys, name), settings.client_buffer) for name in MESSAGES}
 
     worker = default_worker_id("gateway")
@@ -119,7 +121,7 @@ def create_app(settings: GatewaySettings, token: str | None) -> FastAPI:
             detail = "Redis is unreachable: the pipeline's data cannot be read now; retry"
         else:
             detail = "Redis could not answer this request; retry, and tell the operator if it persists"
-        log.warning("%s %s: %s (%s)", request.method, request.url.path, detail, exc)
+        log.warning("%s %s: %s (%s)", getattr(request, "method", "WEBSOCKET"), request.url.path, detail, exc)
         return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "5"})
 
     @app.exception_handler(RequestValidationError)

@@ -48,7 +48,10 @@ def main(argv: Sequence[str], prog: str = "signstream gateway") -> int:
     # No access log: a query string may carry the token. Uvicorn takes over SIGINT and SIGTERM here,
     # and gives open live streams 2 s to end.
     config = uvicorn.Config(app, host=settings.host, port=settings.port, access_log=False, log_config=None,
-                            timeout_graceful_shutdown=2, lifespan="on", **tls)
+                            timeout_graceful_shutdown=2, lifespan="on",
+                            # Keypoints are float32 that barely compress; inflating them was 5% of the
+                            # gateway's time with 50 browser cameras (bench/results/browser_scale.md).
+                            ws_per_message_deflate=False, **tls)
     log.info("gateway on %s://%s:%d (dashboard /, browser camera /camera, API spec /openapi.json, metrics /metrics)%s",
              "https" if tls else "http", settings.host, settings.port,
              "; every request needs the token" if token else "; loopback only, no token")

@@ -44,7 +44,7 @@ class KeypointWorker(StreamConsumer):
         self.trackers.keep_only(set(cameras))  # a camera gone quiet gives its tracker's memory back
         return [self.keys.frames(c) for c in cameras]
 
-    def process(self, entries: list[Entry]) -> None:
+    def select(self, entries: list[Entry], pipe: redis.client.Pipeline) -> list[Entry]:
         """Under overload, keep each camera current: the newest waiting frame is processed, older ones dropped.
 
         Plain first-in-first-out with an age limit lets one camera's backlog crowd out another's
@@ -52,22 +52,19 @@ class KeypointWorker(StreamConsumer):
         camera at the age limit; newest-first gives each camera one frame per pass, as fresh as it gets.
         """
         if not self.settings.drop_behind:
-            return super().process(entries)
+            return entries
         newest: dict[str, Entry] = {}
         for entry in entries:
             newest[entry.stream] = entry  # XREADGROUP returns each stream's entries in order
-        behind = [e for e in entries if newest[e.stream] is not e]
-        if behind:
-            pipe = self.redis.pipeline(transaction=True)
-            for entry in behind:
+        for entry in entries:
+            if newest[entry.stream] is not entry:
                 self._drop_behind(entry, pipe)
-            pipe.execute()
         order = list(newest.values())
         if len(order) > 1:  # no camera always goes first
             shift = self._passes % len(order)
             order = order[shift:] + order[:shift]
         self._passes += 1
-        super().process(order)
+        return order
 
     def _drop_behind(self, entry: Entry, pipe: redis.client.Pipeline) -> None:
         camera = self.camera_of(entry.stream)

@@ -199,3 +199,46 @@ def test_the_loop_waits_out_a_redis_restart_and_resumes(tmp_path, caplog):
         assert any("reachable again" in m for m in messages)
     finally:
         server.stop()
+
+
+class BatchCounter(UpperCaser):
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self.batches: list[int] = []
+
+    def select(self, entries, pipe):
+        self.batches.append(len(entries))
+        return entries
+
+
+def test_with_several_streams_a_short_wait_gathers_entries_into_fewer_passes(r, keys):
+    streams = [keys._key("in:a"), keys._key("in:b")]
+    consumer = BatchCounter(r, keys, streams, count=1000, linger_ms=100)
+    thread = start(consumer)
+    try:
+        for i in range(100):  # two cameras, 100 entries a second each, for a second
+            for stream in streams:
+                r.xadd(stream, {"text": f"w{i}"})
+            time.sleep(0.01)
+        assert wait_for(lambda: len(outputs(r, keys)) == 200, timeout_s=30)
+    finally:
+        stop_and_join(consumer, thread)
+    # A pass, then 0.1 s of waiting: about one pass per 0.1 s (a busy machine only makes fewer),
+    # where reading at once would take each entry as it comes, about one pass per 10 ms.
+    assert len(consumer.batches) <= 20, consumer.batches
+    assert sum(consumer.batches) == 200
+
+
+def test_one_stream_is_never_kept_waiting(r, keys):
+    stream = keys._key("in:a")
+    consumer = BatchCounter(r, keys, [stream], count=1000, linger_ms=5000)
+    thread = start(consumer)
+    try:
+        r.xadd(stream, {"text": "one"})
+        assert wait_for(lambda: len(outputs(r, keys)) == 1, timeout_s=10)
+        started = time.monotonic()
+        r.xadd(stream, {"text": "two"})
+        assert wait_for(lambda: len(outputs(r, keys)) == 2, timeout_s=10)
+        assert time.monotonic() - started < 4, "the second entry waited out the linger"
+    finally:
+        stop_and_join(consumer, thread)

@@ -2,8 +2,8 @@
 // The browser as a camera. MediaPipe Holistic runs in this page; each processed frame becomes the
 // 1662-float vector the keypoint workers make (the recipe's order: pose 33 x (x, y, z, visibility),
 // face 468, left hand 21, right hand 21 x (x, y, z); zeros for a part not found) and goes with its
-// capture time to the gateway's socket /api/cameras/<camera>/keypoints. The camera's predictions and
-// detections come back on the same socket. No picture leaves the device.
+// capture time, as one binary message, to the gateway's socket /api/cameras/<camera>/keypoints.
+// The camera's predictions and detections come back on the same socket. No picture leaves the device.
 //
 // URL parameters: camera=<name> starts at once with that name. time_scale=<k> says the camera plays
 // k times slower than life (a slowed-down recording used as a camera, e.g. to test on a machine
@@ -48,14 +48,11 @@ function points(landmarks, count, withVisibility, out) {
     return false;
   }
   for (const p of landmarks) {
-    // Six decimals halve the message and are far finer than MediaPipe's own jitter.
-    out.push(round(p.x), round(p.y), round(p.z));
-    if (withVisibility) out.push(round(p.visibility || 0));
+    out.push(p.x, p.y, p.z);
+    if (withVisibility) out.push(p.visibility || 0);
   }
   return true;
 }
-
-function round(v) { return Math.round(v * 1e6) / 1e6; }
 
 function keypointVector(results) {
   const vector = [], parts = [];
@@ -77,6 +74,20 @@ function newHolistic(onResults) {
   holistic.setOptions(HOLISTIC_OPTIONS);
   holistic.onResults(onResults);
   return holistic;
+}
+
+// What the gateway reads fastest (services/gateway/browser_camera.py): float64 capture time,
+// uint32 seq, uint32 parts found as bits, then the vector as float32, all little-endian.
+const PART_BITS = {pose: 1, face: 2, left_hand: 4, right_hand: 8};
+
+function binaryMessage({vector, parts}, captureTs, seq) {
+  const buffer = new ArrayBuffer(16 + SIZE * 4);
+  const view = new DataView(buffer);
+  view.setFloat64(0, captureTs, true);
+  view.setUint32(8, seq, true);
+  view.setUint32(12, parts.reduce((bits, part) => bits | PART_BITS[part], 0), true);
+  for (let i = 0; i < SIZE; i++) view.setFloat32(16 + 4 * i, vector[i], true);
+  return buffer;
 }
 
 function draw(results) {
@@ -116,8 +127,7 @@ function send(results, captureTs) {
     counters.skipped = ++state.skipped;
     return;
   }
-  const {vector, parts} = keypointVector(results);
-  socket.send(JSON.stringify({capture_ts_ms: captureTs, seq: state.processed, parts, vector}));
+  socket.send(binaryMessage(keypointVector(results), captureTs, state.processed));
   counters.sent = ++state.sent;
 }
 
