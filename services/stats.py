@@ -10,6 +10,7 @@ from shared.health import ever_here, nothing_here
 from shared.records import CameraRecord, StatsSnapshot
 from shared.redis_client import one_shot, redact_url
 from shared.settings import CommonSettings, load_settings
+from shared.text import text
 
 SERVICES = ("keypoints", "classifier")
 
@@ -45,7 +46,3 @@ def show(client, settings: CommonSettings) -> int:
     if not cameras:
         print(f"no camera registered in {settings.keys.cameras} at {redact_url(settings.redis_url)}")
     return 0
-
-
-def text(value: bytes) -> str:
-    return value.decode(errors="replace")

@@ -28,6 +28,7 @@ from shared.logs import Throttled
 from shared.messages import DeadLetter, dead_payload, now_ms
 from shared.redis_client import CONNECTION_ERRORS, Backoff, is_auth_error, is_outage
 from shared.stats import Stats
+from shared.text import text
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +55,6 @@ class ConsumerOptions:
     # A loop that has not finished a pass for this long is wedged: its heartbeat lapses, so
     # other workers take its entries. Above any one entry's work on a busy machine.
     stall_s: float = 120.0
-
-
-def _s(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 class StreamConsumer(ABC):
@@ -245,7 +242,7 @@ class StreamConsumer(ABC):
                 self._groups.clear()
                 return []
             raise
-        entries = [Entry(_s(stream), _s(eid), fields) for stream, items in reply or [] for eid, fields in items]
+        entries = [Entry(text(stream), text(eid), fields) for stream, items in reply or [] for eid, fields in items]
         if self._read_backlog and not entries:
             self._read_backlog = False
         elif self._read_backlog:
@@ -260,8 +257,8 @@ class StreamConsumer(ABC):
         pipe = self.redis.pipeline(transaction=False)
         for stream in streams:
             pipe.xpending(stream, self.group)
-        holders = {(stream, _s(c["name"])) for stream, summary in zip(streams, pipe.execute())
-                   for c in summary.get("consumers") or [] if _s(c["name"]) != self.worker}
+        holders = {(stream, text(c["name"])) for stream, summary in zip(streams, pipe.execute())
+                   for c in summary.get("consumers") or [] if text(c["name"]) != self.worker}
         if not holders:
             return []
         names = sorted({name for _, name in holders})
@@ -286,10 +283,10 @@ class StreamConsumer(ABC):
         idle = self.options.claim_idle_ms
         pending = self.redis.xpending_range(stream, self.group, min="-", max="+", count=100,
                                             consumername=holder, idle=idle)
-        ids = [_s(p["message_id"]) for p in pending]
+        ids = [text(p["message_id"]) for p in pending]
         if not ids:
             return []
-        got = {_s(eid): fields for eid, fields in self.redis.xclaim(stream, self.group, self.worker, idle, ids)
+        got = {text(eid): fields for eid, fields in self.redis.xclaim(stream, self.group, self.worker, idle, ids)
                if fields is not None}
         # Redis drops from the group's pending list, without returning them, entries trimmed from the
         # stream meanwhile; those that still exist were claimed by another worker first.

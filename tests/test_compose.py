@@ -115,6 +115,8 @@ def deployment(tmp_path_factory, pytestconfig):
         yield dep
     finally:
         dep.compose("down", "-v", "--remove-orphans", "-t", "20", check=False)
+        # Each build leaves the images it replaced behind, untagged (gigabytes after a few runs).
+        run("docker", "image", "prune", "-f", "--filter", "label=io.signstream.service", check=False)
         # In the CI log, uncaptured: how long a clean or a warm machine takes.
         capture = pytestconfig.pluginmanager.getplugin("capturemanager")
         with capture.global_and_fixture_disabled():

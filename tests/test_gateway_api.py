@@ -173,6 +173,7 @@ def test_metrics_for_prometheus_from_every_workers_stats(gateway, r, keys):
     assert 'signstream_model_info{version="v0003",worker="clf-1"} 1.0' in text
     assert 'signstream_capture_frames_sent_total{camera="door"} 42.0' in text
     assert 'signstream_camera_up{camera="door"} 1.0' in text
+    assert 'signstream_gateway_stream_read_errors_total{stream="predictions"} 0.0' in text
 
 
 @pytest.mark.parametrize("path, status", [

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import redis
 
-from services.classifier.runner import one_line
 from services.classifier.serving import ServingModel, load_serving_model
 from services.classifier.shipped import SHIPPED_VERSION
 from shared.errors import DecodeError, ModelError
@@ -26,6 +25,7 @@ from shared.logs import Throttled
 from shared.messages import DeadLetter, ModelAnnouncement, dead_payload, now_ms
 from shared.model_store import MODEL_FILE
 from shared.redis_client import CONNECTION_ERRORS, Backoff, is_auth_error
+from shared.text import one_line, shortened, text
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +189,7 @@ class ModelWatch:
 
     def _consider(self, entry_id: bytes | str, fields: dict) -> bool:
         """Load and check an announced model; True if it is queued for the worker."""
-        entry = _text(entry_id)
+        entry = text(entry_id)
         try:
             announcement = ModelAnnouncement.decode(fields)
         except DecodeError as e:
@@ -256,16 +256,12 @@ class ModelWatch:
             del self._entries[version]
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode(errors="replace") if isinstance(value, (bytes, bytearray)) else str(value)
-
-
 def _shown_version(version: str) -> str:
-    return version if len(version) <= 64 else f"{version[:64]}... ({len(version)} characters)"
+    return shortened(version, 64)
 
 
 def _announced_version(fields: Mapping) -> str | None:
     for key, value in fields.items():
-        if _text(key) == "version":
-            return _text(value)
+        if text(key) == "version":
+            return text(value)
     return None

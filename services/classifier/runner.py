@@ -21,6 +21,7 @@ import numpy as np
 from shared.codec import FACE_END, LEFT_END, VECTOR_SIZE, WINDOW
 from shared.errors import ModelError
 from shared.keypoint_mirror import X_COLUMNS, Z_OF
+from shared.text import one_line
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -100,13 +101,6 @@ def fast_runner(model) -> Runner:
 
 DRY_RUN_SEED = 1662
 PROBABILITY_TOLERANCE = 1e-3
-
-
-def one_line(error: BaseException, limit: int = 300) -> str:
-    """An exception as one short line: its type and message, whitespace collapsed, cut at `limit`."""
-    text = " ".join(str(error).split()) or "(no message)"
-    text = f"{type(error).__name__}: {text}"
-    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def dry_run_windows() -> tuple[np.ndarray, tuple[str, ...]]:

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from services.classifier.runner import Runner, check_runner, fast_runner, one_line
+from services.classifier.runner import Runner, check_runner, fast_runner
 from shared.codec import VECTOR_SIZE, WINDOW
 from shared.errors import ModelError
 from shared.model_store import MODEL_FILE, is_version_name, read_labels
+from shared.text import one_line, shortened
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +65,7 @@ class ServingModel:
 
 def shown(path: str | Path) -> str:
     """A path as an error line quotes it: whole if short, else its start and its length."""
-    text = str(path)
-    if len(text) <= SHOWN_PATH_CHARS:
-        return text
-    return f"{text[:SHOWN_PATH_CHARS]}... ({len(text)} characters)"
+    return shortened(str(path), SHOWN_PATH_CHARS)
 
 
 def check_version(version: object) -> str:

@@ -84,12 +84,15 @@ class PipelineCollector(Collector):
                                         "live clients disconnected for falling behind", labels=["stream"])
         undecodable = CounterMetricFamily("signstream_gateway_undecodable", "stream entries that did not decode",
                                           labels=["stream"])
+        redis_errors = CounterMetricFamily("signstream_gateway_stream_read_errors",
+                                           "reads of a live stream that Redis failed (retried)", labels=["stream"])
         for stream, hub in self.hubs.items():
             clients.add_metric([stream], len(hub.subscribers))
             delivered.add_metric([stream], hub.counters.delivered)
             overflows.add_metric([stream], hub.counters.overflows)
             undecodable.add_metric([stream], hub.counters.undecodable)
-        yield from (clients, delivered, overflows, undecodable)
+            redis_errors.add_metric([stream], hub.counters.redis_errors)
+        yield from (clients, delivered, overflows, undecodable, redis_errors)
         if self.browser is not None:
             vectors = CounterMetricFamily("signstream_gateway_browser_vectors", "keypoint vectors browser cameras sent",
                                           labels=["outcome"])

@@ -16,6 +16,7 @@ from shared.keys import Keys
 from shared.messages import FrameMessage, KeypointsMessage, ModelAnnouncement, TrainProgress, TrainResult, decode_keypoints_entry
 from shared.model_store import is_version_name
 from shared.records import StatsSnapshot
+from shared.text import text
 
 
 def check_access(client: redis.Redis, keys: Keys) -> None:
@@ -31,10 +32,6 @@ def check_access(client: redis.Redis, keys: Keys) -> None:
     for reply in pipe.execute(raise_on_error=False):
         if isinstance(reply, Exception):
             raise reply
-
-
-def text(value: bytes | str) -> str:
-    return value.decode(errors="replace") if isinstance(value, bytes) else value
 
 
 def cameras(client: redis.Redis, keys: Keys, stale_s: float) -> list[dict]:
