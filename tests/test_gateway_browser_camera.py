@@ -139,3 +139,47 @@ def test_limits_close_the_connection_with_a_reason(gateway, r, keys):
     assert closed.value.rcvd.code == 4400
     time.sleep(0.2)
     assert not r.exists(keys.keypoints("three")) and not r.exists(keys.keypoints("big"))
+
+
+def test_junk_over_many_connections_is_all_refused_and_the_gateway_keeps_its_memory(gateway, r, keys):
+    import random
+
+    import psutil
+
+    rng = random.Random(21)
+
+    def junk() -> str | bytes:
+        kind = rng.randrange(6)
+        if kind == 0:
+            return bytes(rng.randrange(256) for _ in range(rng.randrange(1, 7000)))  # binary of any length
+        if kind == 1:
+            return binary_frame(now_ms(), value=rng.choice([float("nan"), float("inf"), -float("inf")]))
+        if kind == 2:
+            return "{" * rng.randrange(1, 5000)  # deep or broken JSON
+        if kind == 3:
+            return json.dumps({"capture_ts_ms": rng.choice([-1, 0, 2**60, "x", None]), "vector": [0.1] * 1662})
+        if kind == 4:
+            return json.dumps({"capture_ts_ms": now_ms(), "vector": [rng.random()] * rng.randrange(0, 3000)})
+        return json.dumps({"capture_ts_ms": now_ms(), "parts": [rng.random()], "vector": ["a"] * 1662})
+
+    def round_of(connections: int) -> int:
+        sent = 0
+        for c in range(connections):
+            with socket(gateway, f"junk-{c % 2}") as ws:
+                for _ in range(40):  # under the 60-a-second limit: each one is read and refused
+                    ws.send(junk())
+                    assert json.loads(ws.recv(timeout=10))["type"] == "refused"
+                    sent += 1
+        return sent
+
+    process = psutil.Process(gateway.process.pid)
+    sent = round_of(10)  # the gateway's caches and buffers reach their size
+    warm = process.memory_info().rss
+    sent += round_of(30)
+    grown_mb = (process.memory_info().rss - warm) / 2**20
+    assert grown_mb < 20, f"the gateway grew {grown_mb:.0f} MB over 1200 junk messages"
+    with gateway.client(token=TOKEN) as http:
+        metrics = http.get("/metrics").text
+    assert f'signstream_gateway_browser_vectors_total{{outcome="refused"}} {sent}.0' in metrics
+    assert not r.exists(keys.keypoints("junk-0")) and not r.exists(keys.keypoints("junk-1"))
+    print(f"{sent} junk messages over 40 connections, all refused; gateway RSS {grown_mb:+.1f} MB after warm-up")
