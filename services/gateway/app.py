@@ -37,6 +37,7 @@ from shared.keys import CAMERA_ID
 from shared.logs import default_worker_id
 from shared.messages import TrainRequest
 from shared.redis_client import CONNECTION_ERRORS, connect, is_auth_error, redact_url
+from shared.text import text
 
 log = logging.getLogger(__name__)
 
@@ -236,7 +237,7 @@ def create_app(settings: GatewaySettings, token: str | None) -> FastAPI:
         except DecodeError as e:
             raise HTTPException(422, str(e)) from None
         entry_id = client.xadd(keys.train_requests, request.encode(), maxlen=settings.stream_maxlen, approximate=True)
-        return {"request_id": request.request_id, "id": readers.text(entry_id)}
+        return {"request_id": request.request_id, "id": text(entry_id)}
 
     @app.get("/api/train/{request_id}", response_model=api.TrainResultView, responses={404: PROBLEM},
              tags=["models"])

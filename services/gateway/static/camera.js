@@ -210,6 +210,8 @@ async function run() {
 async function start(camera) {
   state.camera = camera;
   state.running = true;
+  // A new stream counts its frames and its clock from scratch: so does this run.
+  Object.assign(state, {presented: 0, frameTime: 0, lastFrame: 0, started: 0, results: null, times: []});
   $("start").disabled = true; $("stop").disabled = false;
   history.replaceState(null, "", `?camera=${encodeURIComponent(camera)}` + (timeScale > 1 ? `&time_scale=${timeScale}` : ""));
   localStorage.setItem("signstream-camera", camera);
