@@ -31,6 +31,7 @@ from services.classifier.settings import ClassifierSettings  # noqa: E402
 from services.classifier.unknown_weight import weigh_unknown  # noqa: E402
 from services.up.redis_server import free_port  # noqa: E402
 from shared.model_store import UNKNOWN  # noqa: E402
+from tests.chromium import SOFTWARE_WEBGL, headless_chromium  # noqa: E402
 
 DEFAULT_CLIPS = ("kiri_hello.mp4", "kiri_thankyou.mp4", "duoasl_iloveyou.mp4", "bisig_thanks.mp4",
                  "kiri_no.mp4", "kiri_yes.mp4")
@@ -57,15 +58,7 @@ image.decode().then(() => window.benchHolistic.send({image}))
 
 
 def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--enable-unsafe-swiftshader",
-                 "--use-angle=swiftshader"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver = headless_chromium(*SOFTWARE_WEBGL)
     driver.set_script_timeout(120)
     return driver
 

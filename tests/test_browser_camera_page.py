@@ -25,8 +25,8 @@ import pytest
 
 from services.gateway.holistic_files import default_dir, is_complete
 from shared.messages import Detection, Prediction
+from tests.chromium import SOFTWARE_WEBGL, fake_camera, headless_chromium
 from tests.conftest import REPO, SHARED, VIDEOS
-from tests.debian_packages import ensure
 from tests.frames import clip_played_once, write_y4m
 from tests.gateway_process import start_gateway
 from tests.waiting import wait_for
@@ -39,20 +39,7 @@ OTHER_SIGN = os.environ.get("SIGNSTREAM_TEST_OTHER_SIGN", "kiri_help.mp4")
 
 
 def chromium_with_camera(y4m):
-    ensure({"chromium": "chromium", "chromedriver": "chromium-driver"}, "not slow")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1200,900",
-                 # WebGL 2 on the CPU, which Holistic needs and a server has no GPU for
-                 "--enable-unsafe-swiftshader", "--use-angle=swiftshader",
-                 "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                 f"--use-file-for-fake-video-capture={y4m}"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    return headless_chromium(*SOFTWARE_WEBGL, *fake_camera(y4m))
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ import pytest
 
 from shared.health import beat
 from shared.messages import Detection, KeypointsMessage, ModelAnnouncement, TrainProgress, TrainRequest, TrainResult, now_ms
+from tests.chromium import headless_chromium
 from tests.conftest import REPO, SIGNERS, VIDEOS
-from tests.debian_packages import ensure
 from tests.frames import publish_frames, video_jpegs
 from tests.gateway_process import start_gateway
 from tests.waiting import wait_for
@@ -26,16 +26,7 @@ CAMERAS = {"door": "kiri_hello.mp4", "desk": "bisig_thanks.mp4"}
 
 @pytest.fixture(scope="module")
 def chromium():
-    ensure({"chromium": "chromium", "chromedriver": "chromium-driver"}, "not slow")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver = headless_chromium(window="1400,1000")
     yield driver
     driver.quit()
 

@@ -16,8 +16,8 @@ import redis
 from pydantic import ValidationError
 
 from services.trainer.progress import ProgressReport
+from services.trainer.run import train_and_promote, training_data
 from services.trainer.settings import TrainerSettings
-from services.trainer.train_cli import train_and_promote, training_data
 from shared.consumer import ConsumerOptions, Entry, StreamConsumer
 from shared.errors import DataError, DecodeError
 from shared.health import beating

@@ -10,8 +10,8 @@ import pytest
 
 from services.trainer.data import UNKNOWN_PER_SIGN, load_data
 from services.trainer.model import build_model
+from services.trainer.run import train_and_promote
 from services.trainer.settings import TrainerSettings
-from services.trainer.train_cli import train_and_promote
 from services.trainer.training import TrainOptions, stratified_split, train
 from shared.messages import ModelAnnouncement
 from shared.model_store import ModelStore
@@ -147,8 +147,8 @@ def test_training_on_augmented_windows_sees_new_windows_every_epoch(signers_data
 
 
 def test_the_default_is_the_leave_signers_out_winner_and_the_recipe_is_one_option_away():
+    from services.trainer.run import options_from
     from services.trainer.settings import TrainCommandSettings
-    from services.trainer.train_cli import options_from
     from shared.settings import load_settings
 
     default = options_from(load_settings(TrainCommandSettings, ["--data", "x"], "train"))
