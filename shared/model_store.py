@@ -85,7 +85,16 @@ class ModelStore:
     def path(self, version: str) -> Path:
         return self.root / version
 
+    def locate(self, version: str, announced_path: str | None = None) -> Path:
+        """Where to read an announced version: in this store when it holds it (the reader's own mount
+        of the models folder, wherever the trainer's is), else at the path the announcement gave."""
+        own = self.path(version)
+        if is_version_name(version) and own.is_dir():
+            return own
+        return Path(announced_path) if announced_path else own
+
     def current(self) -> str | None:
+        """The promoted version's name; None when none is. OSError or ValueError: `current` is unreadable."""
         try:
             name = (self.root / CURRENT).read_text().strip()
         except FileNotFoundError:

@@ -23,7 +23,7 @@ from shared.errors import DecodeError, ModelError
 from shared.keys import Keys
 from shared.logs import Throttled
 from shared.messages import DeadLetter, ModelAnnouncement, dead_payload, now_ms
-from shared.model_store import MODEL_FILE
+from shared.model_store import CURRENT, MODEL_FILE, ModelStore
 from shared.redis_client import CONNECTION_ERRORS, Backoff, is_auth_error
 from shared.text import one_line, shortened, text
 
@@ -55,6 +55,7 @@ class ModelWatch:
         self.refused = 0
         self.refusal: redis.RedisError | None = None  # Redis refused the watch our credentials or rights
         self._throttled = Throttled(log)  # a flood of bad announcements: a few lines with counts
+        self.store: ModelStore | None = None  # this classifier's models folder, once `initial` names it
 
     def take(self) -> ServingModel | None:
         """The newest checked model not yet taken, if any."""
@@ -122,6 +123,7 @@ class ModelWatch:
         # Follow from here, not from "$" when watching starts: announcements made while the
         # first model loads must not be missed.
         self._last_id = newest[0][0] if newest else "0-0"
+        self.store = ModelStore(models_dir)
         if explicit is not None:
             model = load_serving_model(explicit)  # a bad --model is the user's to fix: let it raise
             with self._lock:
@@ -132,15 +134,15 @@ class ModelWatch:
             if self._consider(*newest[0]):
                 return
             refused_version = _announced_version(newest[0][1])
-        current = models_dir / "current"
+        current = models_dir / CURRENT
         try:
-            version = current.read_text().strip() if current.is_file() else None
+            version = self.store.current()
         except (OSError, ValueError) as e:
             log.error("cannot read %s (%s): waiting for a model on %s", current, one_line(e), self.keys.models)
             return
         if version and version != refused_version:
             what = f"model {_shown_version(version)} (named by {current})"
-            if self._offer(lambda: load_serving_model(models_dir / version, version), what, None, version):
+            if self._offer(lambda: load_serving_model(self.store.path(version), version), what, None, version):
                 return
         if shipped is not None and (shipped / MODEL_FILE).is_file():  # a checkout may have left it out
             what = f"the shipped model ({shipped}); trained versions replace it"
@@ -207,7 +209,8 @@ class ModelWatch:
             log.error("%s refused: it was rejected while serving (%s)", what, rejected)
             self._refuse(entry, fields, f"ModelError: {what} was rejected while serving: {rejected}")
             return False
-        return self._offer(lambda: load_serving_model(announcement.path, announcement.version), what,
+        path = self.store.locate(announcement.version, announcement.path) if self.store else announcement.path
+        return self._offer(lambda: load_serving_model(path, announcement.version), what,
                            (entry, fields), announcement.version)
 
     def _offer(self, load: Callable[[], ServingModel], what: str, entry: tuple[str, dict] | None,

@@ -144,6 +144,19 @@ def test_a_classifier_started_when_the_newest_announcement_is_a_bad_model_serves
     assert classifier.error is None and r.xlen(keys.dead) == 1
 
 
+def test_an_announced_version_is_read_from_the_classifiers_own_models_folder_wherever_the_trainer_wrote_it(
+        r, keys, versions, start_classifier, tmp_path):
+    # compose mounts one volume at a different path in each service: the announcement's path is the trainer's.
+    models_dir = tmp_path / "models"
+    models_dir.mkdir()
+    (models_dir / "v2").symlink_to(versions["v2"])
+    classifier = start_classifier(model=versions["v1"], models_dir=models_dir)
+    assert serve_until(r, keys, "cam", 0, lambda: served_by(r, keys, "v1"))
+    announce(r, keys, "v2", "/trainer-only-mount/models/v2")
+    assert serve_until(r, keys, "cam", 100, lambda: served_by(r, keys, "v2"))
+    assert classifier.error is None and r.xlen(keys.dead) == 0
+
+
 # --- an absurd announcement -----------------------------------------------------------------------
 
 @pytest.mark.parametrize("when", ["at-start", "while-serving"])
