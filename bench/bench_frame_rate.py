@@ -10,8 +10,8 @@ them) keeping one frame in k, builds the classifier's windows from them through 
 model and the classifier's smoothing. Per kept rate: known-sign clips with a clean detection,
 windows right, false detections per minute of other signs.
 
-    python bench/bench_frame_rate.py [--model DIR]
-Writes bench/results/frame_rate.json and .md.
+    python bench/bench_frame_rate.py [--model DIR] [--name NAME]
+Writes bench/results/<NAME>.json and .md (NAME: frame_rate).
 """
 
 from __future__ import annotations
@@ -70,6 +70,7 @@ def judged(clip, ready, probs: np.ndarray, labels: list[str], settings: Classifi
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=SHIPPED_MODEL, help="a model version directory")
+    parser.add_argument("--name", default="frame_rate", help="results file name in bench/results")
     args = parser.parse_args()
     settings = ClassifierSettings()
     model = load_serving_model(args.model, SHIPPED_VERSION if args.model == SHIPPED_MODEL else None)
@@ -114,7 +115,7 @@ def main() -> None:
         right = r["windows_right"] / r["known_windows"] if r["known_windows"] else 0.0
         md.append(f"| {r['fps']} | {r['real_frames']} | {r['windows']} | {r['clean']} of "
                   f"{r['known_clips']} | {right:.3f} | {r['false_detections']} ({r['false_per_minute']:.2f}) |")
-    write_results("frame_rate", {"model": str(args.model), "threshold": settings.threshold,
+    write_results(args.name, {"model": str(args.model), "threshold": settings.threshold,
                                  "confirm_windows": settings.confirm_windows, "window": WINDOW, "rows": rows}, md)
     print("\n".join(md))
 

@@ -69,18 +69,23 @@ def sweep_lines(runner, labels: list[str], clips, stride: int) -> tuple[list[str
 def main() -> None:
     defaults = ClassifierSettings()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=SHIPPED_MODEL, help="a model version directory")
+    parser.add_argument("--model", type=Path, action="append",
+                        help="a model version directory (default: the shipped model); given more than once, the "
+                             "models' probabilities are averaged, as an ensemble would serve them")
     parser.add_argument("--name", default="live_video", help="results file name in bench/results")
     parser.add_argument("--threshold", type=float, default=defaults.threshold)
     parser.add_argument("--confirm-windows", type=int, default=defaults.confirm_windows)
     parser.add_argument("--unknown-weight", type=float, default=defaults.unknown_weight)
     parser.add_argument("--sweep", action="store_true", help="also every threshold and confirmation length of SWEEP")
     args = parser.parse_args()
-    model = load_serving_model(args.model, SHIPPED_VERSION if args.model == SHIPPED_MODEL else None)
-    labels = list(model.labels)
+    args.model = args.model or [SHIPPED_MODEL]
+    models = [load_serving_model(path, SHIPPED_VERSION if path == SHIPPED_MODEL else None) for path in args.model]
+    labels = list(models[0].labels)
+    if any(list(m.labels) != labels for m in models):
+        parser.error("the models of an ensemble must have the same labels in the same order")
 
     def runner(windows: np.ndarray) -> np.ndarray:
-        return weigh_unknown(model.predict(windows), labels, args.unknown_weight)
+        return weigh_unknown(np.mean([m.predict(windows) for m in models], axis=0), labels, args.unknown_weight)
 
     clips = all_clips()
     started = time.perf_counter()
@@ -89,7 +94,8 @@ def main() -> None:
     overall = {playing: totals(clips, results[playing]) for playing in PLAYINGS}
     md = [f"# Live video: {len(clips)} clips of people outside the data, through the live path "
           f"({time.strftime('%Y-%m-%d')})", "",
-          f"Model `{args.model.name}` ({', '.join(labels)}); windows every {defaults.stride} frames at {FPS:g} fps, "
+          f"Model `{' + '.join(path.name for path in args.model)}` ({', '.join(labels)}); "
+          f"windows every {defaults.stride} frames at {FPS:g} fps, "
           f"threshold {args.threshold}, {args.confirm_windows} windows in a row confirm a detection, unknown weight "
           f"{args.unknown_weight}. `bench/bench_live_video.py` ({seconds:.0f} s with cached keypoints).", "",
           f"Played once, the person still for {HELD_S:g} s before and after:", "", *summary_lines(overall["once"]), "",
@@ -110,7 +116,7 @@ def main() -> None:
         lines, curve = sweep_lines(runner, labels, clips, defaults.stride)
         md += lines
     write_results(args.name, {
-        "model": str(args.model), "labels": labels, "stride": defaults.stride, "threshold": args.threshold,
+        "model": " + ".join(map(str, args.model)), "labels": labels, "stride": defaults.stride, "threshold": args.threshold,
         "confirm_windows": args.confirm_windows, "unknown_weight": args.unknown_weight, "held_s": HELD_S,
         "totals": overall, "sweep": curve,
         "clips": {clip.name: {"sign": clip.sign, "label": clip.label,

@@ -4,8 +4,8 @@ x becomes 1 - x for every point MediaPipe found (a missing point stays 0), and t
 left and right swap: the two hands and the paired pose landmarks trade places. The face mesh
 keeps its indices (its points are flipped in place). Expressed as a column permutation and, per
 x column, where its point's y and z are (a point is found if any of x, y, z is not 0: x can be
-exactly 1.0 and mirror to 0), so numpy (training augmentation) and keras (a served layer) do
-the same.
+exactly 1.0 and mirror to 0). Training augmentation mirrors with it; the classifier's runner and
+the benches use its column maps.
 """
 
 from __future__ import annotations

@@ -9,8 +9,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from shared.codec import FACE_END, FACE_POINTS, HAND_POINTS, POSE_END, POSE_POINTS
-from shared.keypoint_mirror import IS_X, SOURCE_COLUMNS, Y_OF, Z_OF
+from shared.codec import FACE_END, FACE_POINTS, POSE_END, POSE_POINTS
 
 LEFT_SHOULDER, RIGHT_SHOULDER = 11, 12
 
@@ -75,63 +74,6 @@ class FramePosition(keras.layers.Layer):
 
     def call(self, x):
         return x + self.position
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-
-@keras.saving.register_keras_serializable(package="signstream")
-class HandShape(keras.layers.Layer):
-    """Appends each hand's points relative to its own wrist, in units of its palm length.
-
-    Body-relative points say where a hand is; these say what shape it makes (the I-love-you
-    hand, a flat hand), the same wherever the hand is and however large. The hands are the last
-    2 x 21 x 3 floats of both the full and the face-less layout; a missing hand stays zeros.
-    """
-
-    def call(self, x):
-        hands = ops.reshape(x[..., -2 * HAND_POINTS * 3:], (-1, ops.shape(x)[1], 2, HAND_POINTS, 3))
-        found = ops.cast(ops.any(ops.not_equal(hands, 0.0), axis=(-1, -2), keepdims=True), x.dtype)
-        wrist = hands[..., 0:1, :]
-        palm = ops.sqrt(ops.sum(ops.square(hands[..., 9:10, :] - wrist), axis=-1, keepdims=True))  # wrist to middle knuckle
-        local = (hands - wrist) / ops.maximum(palm, 1e-3) * found
-        return ops.concatenate([x, ops.reshape(local, (-1, ops.shape(x)[1], 2 * HAND_POINTS * 3))], axis=-1)
-
-    def compute_output_shape(self, input_shape):
-        return (*input_shape[:-1], input_shape[-1] + 2 * HAND_POINTS * 3)
-
-
-@keras.saving.register_keras_serializable(package="signstream")
-class Velocity(keras.layers.Layer):
-    """Appends how far every float moved since the previous frame (zeros for the first frame).
-
-    Signs that hold similar hand shapes differ in how the hands move (hello waves out, thanks
-    moves from the chin forward); a recurrent network can work that out from positions, but
-    given the motion directly it need not learn it from a few thousand recordings. A float that
-    is zero in either frame (its part was not found) moves by zero, so a hand coming into view
-    is not a jump from the body's centre.
-    """
-
-    def call(self, x):
-        previous = ops.concatenate([x[:, :1], x[:, :-1]], axis=1)
-        found = ops.cast(ops.logical_and(ops.not_equal(x, 0.0), ops.not_equal(previous, 0.0)), x.dtype)
-        return ops.concatenate([x, (x - previous) * found], axis=-1)
-
-    def compute_output_shape(self, input_shape):
-        return (*input_shape[:-1], input_shape[-1] * 2)
-
-
-@keras.saving.register_keras_serializable(package="signstream")
-class Mirror(keras.layers.Layer):
-    """Raw (..., 1662) keypoints as a mirror shows them: the same signing by the other hand
-    (shared.keypoint_mirror, the same mirror training augmentation uses)."""
-
-    def call(self, x):
-        out = ops.take(x, SOURCE_COLUMNS, axis=-1)
-        found = ops.logical_or(ops.not_equal(out, 0.0),
-                               ops.logical_or(ops.not_equal(ops.take(out, Y_OF, axis=-1), 0.0),
-                                              ops.not_equal(ops.take(out, Z_OF, axis=-1), 0.0)))
-        return ops.where(ops.logical_and(ops.convert_to_tensor(IS_X), found), 1.0 - out, out)
 
     def compute_output_shape(self, input_shape):
         return input_shape

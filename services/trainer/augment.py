@@ -16,7 +16,7 @@ import numpy as np
 
 from shared.codec import FACE_END, FACE_POINTS, HAND_POINTS, LEFT_END, POSE_END, POSE_POINTS, VECTOR_SIZE, WINDOW
 from shared.keypoint_mirror import X_COLUMNS
-from shared.keypoint_mirror import mirror as mirror  # one mirror for training and the served Mirror layer
+from shared.keypoint_mirror import mirror as mirror  # re-exported: the augmentation's mirror
 
 LEFT_SHOULDER, RIGHT_SHOULDER = 11, 12
 
@@ -33,6 +33,8 @@ class AugmentOptions:
     drop_hand_p: float = 0.2
     time_shift: int = 0  # most frames a window is moved in time (0: never)
     time_shift_p: float = 0.5
+    slow_camera_p: float = 0.0  # share of windows seen as a camera short of frames gives them (hold_frames)
+    slow_camera_keep: tuple[float, float] = (0.2, 0.8)  # the range of the share of frames such a camera keeps
     face: bool = True  # False: leave the face points as they are (a model that drops the face never reads them)
 
 
@@ -71,6 +73,16 @@ def shift_in_time(window: np.ndarray, offset: int) -> np.ndarray:
     """The window `offset` frames later (positive) or earlier, the edge frame held where the recording
     runs out: a sign caught part-way in, the person still before or after it, as live windows see it."""
     return window[np.clip(np.arange(WINDOW) - offset, 0, WINDOW - 1)]
+
+
+def hold_frames(batch: np.ndarray, keep: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Windows of (n, 30, ...) as a camera keeping each frame with probability `keep` (per window)
+    gives them to the classifier: a missing slot repeats the frame before it (shared.windows), and a
+    window starts and ends on a real frame."""
+    kept = rng.random(batch.shape[:2]) < keep[:, None]
+    kept[:, 0] = kept[:, -1] = True
+    source = np.maximum.accumulate(np.where(kept, np.arange(WINDOW), 0), axis=1)
+    return np.take_along_axis(batch, source.reshape(*source.shape, *([1] * (batch.ndim - 2))), axis=1)
 
 
 def drop_hand(window: np.ndarray, rng: np.random.Generator, most_frames: int = 8) -> np.ndarray:
@@ -117,6 +129,14 @@ def speed_positions(factor: np.ndarray) -> np.ndarray:
     return np.round(np.clip(positions, 0, WINDOW - 1)).astype(int)
 
 
+def blended(a: np.ndarray, b: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Windows between `a` and `b` (n, 30, 1662): weight * a + (1 - weight) * b where both found a point,
+    `a` where only it did: movements and hand shapes between two signs, which is neither of them."""
+    both = (a != 0) & (b != 0)
+    w = weight[:, None, None]
+    return np.where(both, w * a + (1 - w) * b, a).astype(a.dtype)
+
+
 NOT_FACE_X = X_COLUMNS[(X_COLUMNS < POSE_END) | (X_COLUMNS >= FACE_END)]
 
 
@@ -139,6 +159,9 @@ class Augmenter:
                      X_COLUMNS if o.face else NOT_FACE_X)
         most = np.log1p(o.speed)
         out = np.take_along_axis(out, speed_positions(np.exp(rng.uniform(-most, most, n)))[..., None], axis=1)
+        slow = np.flatnonzero(rng.random(n) < o.slow_camera_p) if o.slow_camera_p else []
+        if len(slow):
+            out[slow] = hold_frames(out[slow], rng.uniform(*o.slow_camera_keep, len(slow)), rng)
         for i in np.flatnonzero(rng.random(n) < o.repeat_frames_p):
             out[i] = repeat_frames(out[i], rng)
         for i in np.flatnonzero(rng.random(n) < o.drop_hand_p):

@@ -98,44 +98,23 @@ def transformer(n_labels: int, features: int = VECTOR_SIZE, width: int = 64, blo
 BUILDERS = {"recipe": recipe, "gru": gru, "conv": conv, "transformer": transformer}
 
 
-def mirror_averaged(model):
-    """`model` served on the window and on its mirror image, their probabilities averaged.
-
-    Training already shows every window mirrored half the time; averaging both views when
-    serving makes the answer the same for a left- and a right-handed signer, at twice the cost.
-    """
-    import keras
-
-    from shared.model_layers import Mirror
-
-    inputs = keras.Input((WINDOW, VECTOR_SIZE))
-    outputs = keras.layers.Average()([model(inputs), model(Mirror()(inputs))])
-    return keras.Model(inputs, outputs, name="mirror_averaged_" + model.name)
-
-
-def build_model(arch: str, n_labels: int, learning_rate: float = 1e-3, normalise: bool = False, face: bool = True,
-                hand_shape: bool = False, velocity: bool = False):
+def build_model(arch: str, n_labels: int, learning_rate: float = 1e-3, normalise: bool = False, face: bool = True):
     """The network for `arch`, behind the chosen input layers; 1662 raw floats per frame in, always."""
     import keras
 
-    from shared.model_layers import BodyNormalization, DropFace, HandShape, Velocity
+    from shared.model_layers import BodyNormalization, DropFace
 
     if arch not in BUILDERS:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(BUILDERS)}")
-    if face and not normalise and not hand_shape and not velocity:
+    if face and not normalise:
         model = BUILDERS[arch](n_labels)
     else:
         inputs = keras.Input((WINDOW, VECTOR_SIZE))
         x = inputs if face else DropFace()(inputs)
         if normalise:
             x = BodyNormalization()(x)
-        if hand_shape:
-            x = HandShape()(x)
-        if velocity:
-            x = Velocity()(x)
         network = BUILDERS[arch](n_labels, x.shape[-1])
-        prefix = "".join(name for name, chosen in [("normalised_", normalise), ("noface_", not face),
-                                                   ("handshape_", hand_shape), ("velocity_", velocity)] if chosen)
+        prefix = "".join(name for name, chosen in [("normalised_", normalise), ("noface_", not face)] if chosen)
         model = keras.Model(inputs, network(x), name=prefix + network.name)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="categorical_crossentropy",
                   metrics=["categorical_accuracy"])

@@ -13,12 +13,12 @@ import numpy as np
 
 from services.trainer.acceptance import Verdict, judge
 from services.trainer.audit import AuditResult, audit_labels
-from services.trainer.augment import Augmenter, AugmentOptions
+from services.trainer.augment import Augmenter, AugmentOptions, blended
 from services.trainer.data import Dataset, refuse_faceless
 from services.trainer.generalisation import Fitter
 from services.trainer.metrics import save_confusion_png, scores
-from services.trainer.model import build_model, mirror_averaged
-from shared.model_store import LABELS_FILE, MODEL_FILE, ModelStore, write_json
+from services.trainer.model import build_model
+from shared.model_store import LABELS_FILE, MODEL_FILE, UNKNOWN, ModelStore, write_json
 
 log = logging.getLogger(__name__)
 
@@ -29,14 +29,15 @@ class TrainOptions:
     normalise: bool = True  # keypoints relative to the body (BodyNormalization) before the network
     augment: bool = True  # each epoch sees every training window changed as real signing allows
     face: bool = False  # True: the network also sees the 468 face points (False: DropFace)
-    hand_shape: bool = False  # also give the network each hand relative to its wrist (HandShape)
-    velocity: bool = False  # also give the network each float's change since the previous frame (Velocity)
-    mirror_average: bool = False  # serve the mean of the window's and its mirror image's probabilities
     # The live recipe: windows as live cameras give them (bench/results/live_recipes.md): signs caught
     # part-way (moved in time), frames of other aspects (y stretched), people signing at their own speed.
     time_shift: int = 8  # with augment, also move windows up to this many frames in time (shift_in_time)
     stretch_y: float = 0.35  # with augment, scale y by up to e**±this (another camera's frame aspect)
     speed: float = 0.7  # with augment, sign up to (1 + this) times faster or slower
+    # with augment and an `unknown` label, this share of windows is two different signs' windows blended
+    # (augment.blended) and labelled unknown: other signs than the recorded ones look like that
+    blend_unknown: float = 0.0
+    slow_camera: float = 0.0  # with augment, show this share of windows as a camera short of frames gives them
     audit: bool = False  # first leave out groups whose labels contradict the other sources (audit.py)
     audit_epochs: int = 20  # epochs of each quick model the audit trains
     epochs: int = 200
@@ -77,7 +78,7 @@ EpochHook = Callable[[int, float], None]  # (epochs finished, that epoch's valid
 
 
 def fit(data: Dataset, options: TrainOptions, log_dir: Path | None = None, verbose: int | None = None,
-        on_epoch: EpochHook | None = None):
+        on_epoch: EpochHook | None = None, extra_callbacks: list | None = None):
     """Train a model on `data`; return (model, labels, validation indices, history, seconds per epoch)."""
     import keras
 
@@ -86,14 +87,14 @@ def fit(data: Dataset, options: TrainOptions, log_dir: Path | None = None, verbo
     y_idx = np.array([labels.index(v) for v in data.y])
     train_idx, val_idx = stratified_split(data.y, options.val_fraction, options.seed)
     keras.utils.set_random_seed(options.seed)
-    model = build_model(options.arch, len(labels), options.learning_rate, options.normalise, options.face,
-                        options.hand_shape, options.velocity)
+    model = build_model(options.arch, len(labels), options.learning_rate, options.normalise, options.face)
     callbacks = []
     if log_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(log_dir)))
     if on_epoch is not None:
         callbacks.append(keras.callbacks.LambdaCallback(
             on_epoch_end=lambda epoch, logs: on_epoch(epoch + 1, float(logs.get("val_categorical_accuracy", 0.0)))))
+    callbacks += extra_callbacks or []
     if options.patience:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=options.patience,
                                                        restore_best_weights=True))
@@ -101,7 +102,9 @@ def fit(data: Dataset, options: TrainOptions, log_dir: Path | None = None, verbo
     if options.augment:
         training_data = {"x": augmented_batches(x_train, y_train, options.batch_size, options.seed,
                                                 AugmentOptions(time_shift=options.time_shift, stretch_y=options.stretch_y,
-                                                               speed=options.speed, face=options.face))}
+                                                               speed=options.speed, face=options.face,
+                                                               slow_camera_p=options.slow_camera),
+                                                options.blend_unknown, labels.index(UNKNOWN) if UNKNOWN in labels else None)}
     else:
         training_data = {"x": x_train, "y": y_train, "batch_size": options.batch_size}
     started = time.perf_counter()
@@ -113,14 +116,14 @@ def fit(data: Dataset, options: TrainOptions, log_dir: Path | None = None, verbo
     )
     epochs_run = len(history.history["loss"])
     seconds_per_epoch = (time.perf_counter() - started) / max(1, epochs_run)
-    if options.mirror_average:
-        model = mirror_averaged(model)
     return model, labels, val_idx, history.history, seconds_per_epoch
 
 
 def augmented_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int,
-                      augment: AugmentOptions = AugmentOptions()):
-    """Shuffled batches of freshly augmented windows, new ones every epoch."""
+                      augment: AugmentOptions = AugmentOptions(), blend_unknown: float = 0.0,
+                      unknown: int | None = None):
+    """Shuffled batches of freshly augmented windows, new ones every epoch; with `blend_unknown` and the
+    index of an `unknown` label, that share of windows is a blend of two different signs, as unknown."""
     import keras
 
     class AugmentedBatches(keras.utils.PyDataset):
@@ -134,7 +137,22 @@ def augmented_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int,
 
         def __getitem__(self, index):
             rows = self.order[index * batch_size:(index + 1) * batch_size]
-            return self.augmenter(x[rows]), y[rows]
+            windows, labels = self.augmenter(x[rows]), y[rows]
+            if blend_unknown and unknown is not None:
+                windows, labels = self.blend(windows, labels)
+            return windows, labels
+
+        def blend(self, windows, labels):
+            rng = self.augmenter.rng
+            sign = labels.argmax(axis=1)
+            partner = rng.permutation(len(windows))
+            chosen = np.flatnonzero((rng.random(len(windows)) < blend_unknown) & (sign != unknown)
+                                    & (sign[partner] != unknown) & (sign != sign[partner]))
+            if len(chosen):
+                windows, labels = windows.copy(), labels.copy()
+                windows[chosen] = blended(windows[chosen], windows[partner[chosen]], rng.uniform(0.35, 0.65, len(chosen)))
+                labels[chosen] = one_hot(np.full(len(chosen), unknown), labels.shape[1])
+            return windows, labels
 
         def on_epoch_end(self):
             self.order = self.augmenter.rng.permutation(len(x))

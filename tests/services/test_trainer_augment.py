@@ -13,6 +13,7 @@ from services.trainer.augment import (
     change_speed,
     drop_hand,
     found,
+    hold_frames,
     mirror,
     shift_in_time,
     split,
@@ -136,3 +137,41 @@ def test_a_model_without_the_face_gets_its_face_points_untouched(windows):
     assert not np.allclose(out[..., :POSE_END], windows[..., :POSE_END])
     with_face = Augmenter(AugmentOptions(**{**still.__dict__, "face": True}), seed=1)(windows)
     assert not np.allclose(with_face[..., POSE_END:FACE_END], windows[..., POSE_END:FACE_END])
+
+
+def test_a_slow_camera_repeats_the_frame_before_each_missing_one_as_the_classifiers_windows_do(windows):
+    from shared.windows import CameraWindow
+
+    kept_share = np.array([0.3] * len(windows))
+    slow = hold_frames(windows, kept_share, np.random.default_rng(4))
+    for original, held in zip(windows, slow):
+        kept = [t for t in range(30) if t == 0 or not np.array_equal(held[t], held[t - 1])]
+        assert 3 <= len(kept) <= 20 and np.array_equal(held[-1], original[-1])  # it ends on a real frame
+        # The same window through the classifier's own windowing, fed only the kept frames.
+        camera = CameraWindow("cam", stride=1, gap_wait_ms=0, min_frames=1)
+        ready = None
+        for t in kept + ([29] if 29 not in kept else []):
+            for r in camera.add(t, original[t], 1000 + t * 66, 1000 + t * 66):
+                ready = r
+        np.testing.assert_array_equal(ready.frames, held)
+
+
+def test_slow_camera_windows_come_only_when_asked(windows):
+    np.testing.assert_array_equal(Augmenter(seed=3)(windows), Augmenter(AugmentOptions(slow_camera_p=0), seed=3)(windows))
+    plain = AugmentOptions(mirror_p=0, rotate_deg=0, scale=0, shift=0, speed=0, repeat_frames_p=0, drop_hand_p=0,
+                           slow_camera_p=1.0)
+    held = Augmenter(plain, seed=3)(windows)
+    repeats = [sum(np.array_equal(w[t], w[t - 1]) for t in range(1, 30)) for w in held]
+    assert min(repeats) >= 3, repeats
+
+
+def test_a_blend_of_two_signs_lies_between_them_where_both_were_found_and_keeps_the_first_elsewhere(windows):
+    from services.trainer.augment import blended
+
+    a, b = windows[:2], windows[2:4][::-1].copy()
+    b[:, :5, LEFT_END:] = 0.0  # a hand the second window lost
+    out = blended(a, b, np.array([0.5, 0.4]))
+    both = (a != 0) & (b != 0)
+    weight = np.array([0.5, 0.4])[:, None, None]
+    np.testing.assert_allclose(out[both], (weight * a + (1 - weight) * b)[both], atol=1e-6)
+    np.testing.assert_array_equal(out[~both], a[~both])

@@ -1,0 +1,110 @@
+"""Training choices judged on live video: train as the shipped model is trained, play the 63 clips.
+
+Each run trains on what `scripts/build_shipped_model.py` trains on (the 93 signers' signs, other
+signs and windows without hands as `unknown`) with the TrainOptions defaults changed by
+`--set key=value`, saving the model after each epoch of `--snapshots`; every snapshot then plays
+the clips of `live_video.py` through the classifier's smoothing (`bench_live_video.py`, with its
+sweep of thresholds). One training gives the curve over epochs, so a choice is judged on
+several points, not one lucky epoch.
+
+    python bench/bench_live_training.py NAME [--set slow_camera=0.3 ...] [--snapshots 15,20,25]
+Writes bench/results/live_recipes/NAME-eE.json and .md per snapshot, and NAME.md with the curve.
+Models stay in ~/.cache/signstream/bench/models/NAME-eE.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from dataclasses import asdict, fields, replace
+from pathlib import Path
+
+from common import REPO, RESULTS, SHARED
+
+from services.trainer.data import add_unknown, load_data, read_data  # noqa: E402
+from services.trainer.training import TrainOptions, fit  # noqa: E402
+from shared.model_store import LABELS_FILE, MODEL_FILE, write_json  # noqa: E402
+
+MODELS = Path.home() / ".cache" / "signstream" / "bench" / "models"
+DATASETS = SHARED / "datasets"
+
+
+def parsed_options(pairs: list[str], epochs: int, seed: int) -> TrainOptions:
+    """The shipped recipe (TrainOptions defaults, as build_shipped_model sets them) with `key=value` changes."""
+    options = TrainOptions(epochs=epochs, patience=0, seed=seed, min_accuracy=0.9)
+    types = {f.name: f.type for f in fields(TrainOptions)}
+    changes = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        if key not in types:
+            raise SystemExit(f"unknown option {key!r}; choose one of {sorted(types)}")
+        kind = {"bool": lambda v: v.lower() in ("1", "true", "yes"), "int": int, "float": float}.get(types[key], str)
+        changes[key] = kind(value)
+    return replace(options, **changes)
+
+
+def snapshot_saver(name: str, epochs: set[int], labels: list[str], options: TrainOptions):
+    """A callback writing the model as a version directory after each epoch in `epochs`."""
+    import keras
+
+    class Snapshots(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch + 1 not in epochs:
+                return
+            folder = MODELS / f"{name}-e{epoch + 1}"
+            folder.mkdir(parents=True, exist_ok=True)
+            self.model.save(folder / MODEL_FILE)
+            write_json(folder / LABELS_FILE, labels)
+            write_json(folder / "options.json", {**asdict(options), "epochs_run": epoch + 1, "logs": logs})
+
+    return Snapshots()
+
+
+def train_snapshots(name: str, options: TrainOptions, snapshots: list[int]) -> list[Path]:
+    signs = load_data([DATASETS / "signers", DATASETS / "more_signers"])
+    data = add_unknown(signs, read_data([DATASETS / "other_signs"]), idle=True, seed=options.seed)
+    saver = snapshot_saver(name, set(snapshots), data.labels, options)
+    started = time.perf_counter()
+    fit(data, options, verbose=2, extra_callbacks=[saver])
+    print(f"trained {name} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    return [MODELS / f"{name}-e{e}" for e in snapshots]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("name", help="the run's name (results in bench/results/live_recipes/)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a TrainOptions change")
+    parser.add_argument("--snapshots", default="15,20,25", help="epochs after which the model is played")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--evaluate-only", action="store_true", help="play the snapshots already trained")
+    args = parser.parse_args()
+    curve = RESULTS / "live_recipes" / f"{args.name}.md"
+    if curve.exists() and not curve.read_text().startswith(f"# {args.name}: "):
+        parser.error(f"{curve} holds another bench's results: choose another NAME")
+    snapshots = sorted(int(e) for e in args.snapshots.split(","))
+    options = parsed_options(args.set, max(snapshots), args.seed)
+    folders = ([MODELS / f"{args.name}-e{e}" for e in snapshots] if args.evaluate_only
+               else train_snapshots(args.name, options, snapshots))
+    rows = []
+    for epoch, folder in zip(snapshots, folders):
+        result = f"live_recipes/{args.name}-e{epoch}"
+        subprocess.run([sys.executable, str(REPO / "bench" / "bench_live_video.py"), "--model", str(folder),
+                        "--name", result, "--sweep"], check=True, stdout=subprocess.DEVNULL)
+        totals = json.loads((RESULTS / f"{result}.json").read_text())["totals"]
+        once, looped = totals["once"], totals["looped"]
+        rows.append(f"| {epoch} | {once['clean']} | {once['false_detections']} ({once['false_per_minute']:.2f}) | "
+                    f"{len(once['counted_twice'])} | {looped['clean']} | {looped['false_detections']} | "
+                    f"{once['windows_right']} of {once['known_windows']} |")
+    changes = ", ".join(args.set) or "none (the shipped recipe)"
+    md = [f"# {args.name}: {changes}, seed {args.seed}", "",
+          "| epochs | once at 0.8 / 3: clean of 21 | false (per min) | twice | looped: clean | false | windows right |",
+          "| --- | --- | --- | --- | --- | --- | --- |", *rows, ""]
+    curve.write_text("\n".join(md))
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()
