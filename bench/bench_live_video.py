@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np  # noqa: E402
 from common import write_results
-from live_video import FPS, HELD_S, PLAYINGS, all_clips, judged_json, run_clips, totals  # noqa: E402
+from live_video import FPS, HELD_S, PLAYINGS, all_clips, false_cell, judged_json, run_clips, totals  # noqa: E402
 
 from services.classifier.serving import load_serving_model  # noqa: E402
 from services.classifier.settings import ClassifierSettings  # noqa: E402
@@ -60,9 +60,8 @@ def sweep_lines(runner, labels: list[str], clips, stride: int) -> tuple[list[str
              "| --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         once, looped = r["once"], r["looped"]
-        lines.append(f"| {r['threshold']} / {r['confirm_windows']} | {once['clean']} | {once['false_detections']} "
-                     f"({once['false_per_minute']:.2f}) | {len(once['counted_twice'])} | {looped['clean']} | "
-                     f"{looped['false_detections']} ({looped['false_per_minute']:.2f}) |")
+        lines.append(f"| {r['threshold']} / {r['confirm_windows']} | {once['clean']} | {false_cell(once)} | "
+                     f"{len(once['counted_twice'])} | {looped['clean']} | {false_cell(looped)} |")
     return lines, rows
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 from common import SHARED, write_results
-from live_video import PLAYINGS, all_clips, judge, keypoints, totals, windows  # noqa: E402
+from live_video import PLAYINGS, all_clips, false_cell, judge, keypoints, totals, windows  # noqa: E402
 
 from services.classifier.settings import ClassifierSettings  # noqa: E402
 from services.classifier.shipped import SHIPPED_MODEL  # noqa: E402
@@ -115,10 +115,8 @@ def main() -> None:
           "| tau | once: clean of 21 | false (per min) | looped: clean | false (per min) |",
           "| --- | --- | --- | --- | --- |"]
     for r in rows_out:
-        once, looped = r["once"], r["looped"]
-        md.append(f"| {r['tau'] or 'none'} | {once['clean']} | {once['false_detections']} "
-                  f"({once['false_per_minute']:.2f}) | {looped['clean']} | {looped['false_detections']} "
-                  f"({looped['false_per_minute']:.2f}) |")
+        md.append(f"| {r['tau'] or 'none'} | {r['once']['clean']} | {false_cell(r['once'])} | {r['looped']['clean']} | "
+                  f"{false_cell(r['looped'])} |")
     write_results("open_set", {"model": str(args.model), "quantiles": quantiles, "rows": rows_out}, md)
     print("\n".join(md))
 

@@ -222,6 +222,11 @@ def totals(clips: list[Clip], judged: dict[str, Judged]) -> dict:
     }
 
 
+def false_cell(t: dict) -> str:
+    """A table cell of false detections and their rate, from `totals`."""
+    return f"{t['false_detections']} ({t['false_per_minute']:.2f})"
+
+
 def judged_json(judged: Judged) -> dict:
     return {"windows": judged.windows, "said": judged.said, "windows_right": judged.windows_right,
             "detections": judged.detections, "minutes": round(judged.minutes, 3)}
