@@ -23,6 +23,8 @@ RECIPES = {
     "before": ("recipe before (gru)", dict(stretch_y=0.0, speed=0.2, time_shift=0, slow_camera=0.0)),
     "live": ("live recipe (gru)", dict(slow_camera=0.0)),
     "slow": ("live recipe + slow cameras (gru)", dict(slow_camera=0.3)),
+    "slow1": ("live recipe + slow cameras, seed + 1 (gru)", dict(slow_camera=0.3, seed_offset=1)),
+    "blend": ("live recipe + blends as unknown (gru)", dict(blend_unknown=0.25)),
 }
 
 
@@ -30,10 +32,18 @@ def main() -> None:
     parser = fold_arguments(__doc__.splitlines()[0])
     parser.add_argument("--recipes", default="before,live", help=f"comma-separated, of {', '.join(RECIPES)}")
     parser.add_argument("--name", default="live_recipe", help="results file name in bench/results")
+    parser.add_argument("--ensemble", action="store_true", help="also serve the mean of the chosen recipes' models")
     args = parser.parse_args()
     chosen = [RECIPES[key] for key in args.recipes.split(",")]
-    common = dict(epochs=args.epochs, patience=5, seed=args.seed)
-    result = compare(args, {name: TrainOptions(**common, **changes) for name, changes in chosen})
+    common = dict(epochs=args.epochs, patience=5)
+
+    def options(changes: dict) -> TrainOptions:
+        changes = dict(changes)
+        return TrainOptions(**common, seed=args.seed + changes.pop("seed_offset", 0), **changes)
+
+    variants = {name: options(changes) for name, changes in chosen}
+    ensembles = {"mean of the " + str(len(variants)): tuple(variants)} if args.ensemble else None
+    result = compare(args, variants, ensembles)
     md = ["# Training recipes for live video, on people left out of training", "",
           f"Leave-signers-out, {len(result['folds'])} folds, seed {args.seed}, at most {args.epochs} epochs (patience 5), "
           "all trained with `unknown` as shipped; the streams and clips of `bench/bench_unknown.py`. Window accuracy: "
