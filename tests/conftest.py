@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -12,6 +14,29 @@ import redis
 
 from services.up.redis_server import RedisServer
 from shared.keys import Keys
+
+
+def pytest_configure(config):
+    """Every temporary file of the run, ours and those of what we start (Chromium's singleton sockets,
+    TensorFlow's autograph sources, gateway logs, ...), goes in one folder removed at the end."""
+    scratch = tempfile.mkdtemp(prefix="signstream-tests-")
+    config.stash[SCRATCH] = (scratch, os.environ.get("TMPDIR"), tempfile.tempdir)
+    os.environ["TMPDIR"] = tempfile.tempdir = scratch
+
+
+def pytest_unconfigure(config):
+    scratch, old_env, old_tempdir = config.stash.get(SCRATCH, (None, None, None))
+    if scratch is None:
+        return
+    tempfile.tempdir = old_tempdir
+    if old_env is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = old_env
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+SCRATCH = pytest.StashKey[tuple]()
 
 pytest_plugins = ["tests.classifier_harness"]  # start_classifier and versions, for every classifier test
 
