@@ -9,6 +9,9 @@ fold: window accuracy per signer, missed signs and false detections per minute o
 
     python bench/bench_live_recipe.py [--folds 3] [--epochs 15] [--seed 0] [--recipes before,live,...] [--name N]
 Writes bench/results/<N>.json and .md (N: live_recipe).
+
+Memory: every fit stays in the process (TensorFlow keeps its memory), with the folds' data and streams: two
+recipes fit in 24 GiB, three with --ensemble did not (killed in the third fold, 2026-12-05).
 """
 
 from __future__ import annotations
