@@ -24,7 +24,7 @@ from pathlib import Path
 
 from common import REPO, RESULTS, SHARED
 
-from services.trainer.data import add_unknown, load_data, read_data  # noqa: E402
+from services.trainer.data import shipped_data  # noqa: E402
 from services.trainer.training import TrainOptions, fit  # noqa: E402
 from shared.model_store import LABELS_FILE, MODEL_FILE, write_json  # noqa: E402
 
@@ -64,8 +64,7 @@ def snapshot_saver(name: str, epochs: set[int], labels: list[str], options: Trai
 
 
 def train_snapshots(name: str, options: TrainOptions, snapshots: list[int]) -> list[Path]:
-    signs = load_data([DATASETS / "signers", DATASETS / "more_signers"])
-    data = add_unknown(signs, read_data([DATASETS / "other_signs"]), idle=True, seed=options.seed)
+    *_, data = shipped_data(DATASETS, options.seed)
     saver = snapshot_saver(name, set(snapshots), data.labels, options)
     started = time.perf_counter()
     fit(data, options, verbose=2, extra_callbacks=[saver])

@@ -22,7 +22,7 @@ from live_video import PLAYINGS, all_clips, false_cell, judge, keypoints, totals
 
 from services.classifier.settings import ClassifierSettings  # noqa: E402
 from services.classifier.shipped import SHIPPED_MODEL  # noqa: E402
-from services.trainer.data import add_unknown, load_data, read_data  # noqa: E402
+from services.trainer.data import shipped_data  # noqa: E402
 from shared.model_store import MODEL_FILE, UNKNOWN  # noqa: E402
 
 TAUS = (None, 250, 200, 150, 120, 100, 80)
@@ -51,9 +51,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=SHIPPED_MODEL, help="a model version directory")
     args = parser.parse_args()
     run = features_and_probabilities(args.model / MODEL_FILE)
-    datasets = SHARED / "datasets"
-    data = add_unknown(load_data([datasets / "signers", datasets / "more_signers"]),
-                       read_data([datasets / "other_signs"]), idle=True, seed=0)
+    *_, data = shipped_data(SHARED / "datasets")
     labels = data.labels
     rows = np.sort(np.random.default_rng(0).choice(len(data.y), FIT_WINDOWS, replace=False))
     features, probs = run(data.X[rows])

@@ -28,12 +28,11 @@ sys.path.insert(0, str(REPO))
 
 from services.classifier.serving import load_serving_model  # noqa: E402
 from services.classifier.shipped import CARD_FILE, SHIPPED_MODEL, SHIPPED_VERSION  # noqa: E402
-from services.trainer.data import Dataset, add_unknown, as_unknown, load_data, read_data, without_hands  # noqa: E402
+from services.trainer.data import SHIPPED_SIGNS, SHIPPED_UNKNOWN, Dataset, as_unknown, shipped_data, without_hands  # noqa: E402
 from services.trainer.metrics import scores  # noqa: E402
 from services.trainer.training import TrainOptions, train  # noqa: E402
 from shared.model_store import LABELS_FILE, MODEL_FILE, UNKNOWN, ModelStore  # noqa: E402
 
-UNKNOWN_FROM = "other_signs"
 KEPT_FILES = (MODEL_FILE, LABELS_FILE, "metrics.json", "options.json", "data.json", "confusion.png")
 
 
@@ -64,7 +63,7 @@ def evaluation_sets(signs: Dataset, others: Dataset, sets: dict[str, Path]):
     """(name, data) of each set the card scores, made one at a time: each is gigabytes."""
     for name, path in sets.items():
         yield name, signs.subset(np.isin(signs.groups, [p.stem for p in path.glob("*.npz")]))
-    yield UNKNOWN_FROM, as_unknown(others, signs.labels)
+    yield SHIPPED_UNKNOWN, as_unknown(others, signs.labels)
     yield "windows without hands", Dataset(without_hands(signs.X), np.full(len(signs.y), UNKNOWN), signs.groups)
 
 
@@ -144,10 +143,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    sets = {name: args.datasets / name for name in ("signers", "more_signers")}
-    signs = load_data(list(sets.values()))
-    others = read_data([args.datasets / UNKNOWN_FROM])
-    data = add_unknown(signs, others, idle=True, seed=args.seed)
+    sets = {name: args.datasets / name for name in SHIPPED_SIGNS}
+    signs, others, data = shipped_data(args.datasets, args.seed)
     options = TrainOptions(epochs=args.epochs, patience=10, seed=args.seed, min_accuracy=0.9)  # the live recipe
     with tempfile.TemporaryDirectory() as scratch:
         outcome = train(data, options, ModelStore(Path(scratch) / "models"), verbose=2)

@@ -137,6 +137,23 @@ def blended(a: np.ndarray, b: np.ndarray, weight: np.ndarray) -> np.ndarray:
     return np.where(both, w * a + (1 - w) * b, a).astype(a.dtype)
 
 
+def blends_as_unknown(windows: np.ndarray, labels: np.ndarray, share: float, unknown: int,
+                      rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A batch (windows, one-hot labels) with about `share` of its sign windows blended with a window of
+    another sign (`blended`, weights 0.35-0.65) and labelled `unknown` (its index in the labels)."""
+    sign = labels.argmax(axis=1)
+    partner = rng.permutation(len(windows))
+    chosen = np.flatnonzero((rng.random(len(windows)) < share) & (sign != unknown) & (sign[partner] != unknown)
+                            & (sign != sign[partner]))
+    if not len(chosen):
+        return windows, labels
+    windows, labels = windows.copy(), labels.copy()
+    windows[chosen] = blended(windows[chosen], windows[partner[chosen]], rng.uniform(0.35, 0.65, len(chosen)))
+    labels[chosen] = 0.0
+    labels[chosen, unknown] = 1.0
+    return windows, labels
+
+
 NOT_FACE_X = X_COLUMNS[(X_COLUMNS < POSE_END) | (X_COLUMNS >= FACE_END)]
 
 

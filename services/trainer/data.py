@@ -252,3 +252,16 @@ def add_unknown(data: Dataset, others: Dataset, idle: bool = True, seed: int = 0
         parts.append(Dataset(without_hands(data.X[pick]), np.full(len(pick), UNKNOWN), data.groups[pick],
                              ["idle: recorded windows without hands"], data.has_face[pick]))
     return Dataset.concat(parts)
+
+
+# What the shipped model learns from, by folder under ../shared/datasets (scripts/build_shipped_model.py).
+SHIPPED_SIGNS = ("signers", "more_signers")
+SHIPPED_UNKNOWN = "other_signs"
+
+
+def shipped_data(datasets: Path, seed: int = 0) -> tuple[Dataset, Dataset, Dataset]:
+    """(signs, other signs, both with `unknown` added as the trainer adds it) of the shipped model's data
+    under `datasets`: what build_shipped_model trains on, and the benches that train as it does."""
+    signs = load_data([datasets / name for name in SHIPPED_SIGNS])
+    others = read_data([datasets / SHIPPED_UNKNOWN])
+    return signs, others, add_unknown(signs, others, idle=True, seed=seed)

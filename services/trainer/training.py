@@ -13,7 +13,7 @@ import numpy as np
 
 from services.trainer.acceptance import Verdict, judge
 from services.trainer.audit import AuditResult, audit_labels
-from services.trainer.augment import Augmenter, AugmentOptions, blended
+from services.trainer.augment import Augmenter, AugmentOptions, blends_as_unknown
 from services.trainer.data import Dataset, refuse_faceless
 from services.trainer.generalisation import Fitter
 from services.trainer.metrics import save_confusion_png, scores
@@ -139,19 +139,7 @@ def augmented_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int,
             rows = self.order[index * batch_size:(index + 1) * batch_size]
             windows, labels = self.augmenter(x[rows]), y[rows]
             if blend_unknown and unknown is not None:
-                windows, labels = self.blend(windows, labels)
-            return windows, labels
-
-        def blend(self, windows, labels):
-            rng = self.augmenter.rng
-            sign = labels.argmax(axis=1)
-            partner = rng.permutation(len(windows))
-            chosen = np.flatnonzero((rng.random(len(windows)) < blend_unknown) & (sign != unknown)
-                                    & (sign[partner] != unknown) & (sign != sign[partner]))
-            if len(chosen):
-                windows, labels = windows.copy(), labels.copy()
-                windows[chosen] = blended(windows[chosen], windows[partner[chosen]], rng.uniform(0.35, 0.65, len(chosen)))
-                labels[chosen] = one_hot(np.full(len(chosen), unknown), labels.shape[1])
+                windows, labels = blends_as_unknown(windows, labels, blend_unknown, unknown, self.augmenter.rng)
             return windows, labels
 
         def on_epoch_end(self):
