@@ -53,3 +53,24 @@ def ensure_daemon(log_dir: Path) -> subprocess.Popen | None:
 
 def ensure_base_images() -> None:
     run(str(REPO / "docker" / "build-base-images.sh"), timeout=1200)
+
+
+CACHE_REPOSITORY = "signstream-build-cache"
+
+
+def tidy_images() -> list[str]:
+    """Keep the newest image of each service's build stage, tagged as the next build's cache, and remove the
+    untagged images earlier builds left (stages and service images a rebuild replaced). The tags kept."""
+    stages = run("docker", "images", "-q", "--no-trunc", "--filter", "label=io.signstream.stage").stdout.split()
+    newest: dict[str, tuple[str, str]] = {}
+    if stages:
+        described = run("docker", "image", "inspect", "--format", '{{.Id}} {{.Created}} '
+                        '{{index .Config.Labels "io.signstream.service"}}-{{index .Config.Labels "io.signstream.stage"}}',
+                        *sorted(set(stages))).stdout.splitlines()
+        for image, created, stage in (line.split() for line in described):
+            if stage not in newest or created > newest[stage][1]:
+                newest[stage] = (image, created)
+    for stage, (image, _) in newest.items():
+        run("docker", "tag", image, f"{CACHE_REPOSITORY}:{stage}")
+    run("docker", "image", "prune", "-f", "--filter", "label=io.signstream.service")
+    return sorted(newest)

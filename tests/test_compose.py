@@ -20,7 +20,7 @@ import pytest
 import redis
 
 from tests.conftest import REPO, SHARED, VIDEOS
-from tests.docker_host import ensure_base_images, ensure_daemon, ensure_packages, run
+from tests.docker_host import ensure_base_images, ensure_daemon, ensure_packages, run, tidy_images
 from tests.gateway_process import sse_events
 from tests.waiting import wait_for
 
@@ -115,8 +115,10 @@ def deployment(tmp_path_factory, pytestconfig):
         yield dep
     finally:
         dep.compose("down", "-v", "--remove-orphans", "-t", "20", check=False)
-        # Each build leaves the images it replaced behind, untagged (gigabytes after a few runs).
-        run("docker", "image", "prune", "-f", "--filter", "label=io.signstream.service", check=False)
+        try:  # each build leaves the images it replaced behind, untagged (gigabytes after a few runs)
+            tidy_images()
+        except AssertionError as error:
+            print(f"\ncould not tidy the images: {error}", flush=True)
         # In the CI log, uncaptured: how long a clean or a warm machine takes.
         capture = pytestconfig.pluginmanager.getplugin("capturemanager")
         with capture.global_and_fixture_disabled():
@@ -231,3 +233,10 @@ def test_down_leaves_nothing_behind(deployment):
     assert run("docker", "network", "ls", "-q", "--filter", label).stdout.split() == []
     with pytest.raises(redis.ConnectionError):
         deployment.redis.ping()
+
+
+def test_what_builds_leave_is_one_cached_image_per_build_stage_and_nothing_untagged(deployment):
+    services = {"capture", "keypoints", "classifier", "trainer", "gateway"}
+    assert tidy_images() == sorted(f"{s}-{stage}" for s in services for stage in ("build", "holistic", "requirements"))
+    untagged = run("docker", "images", "-q", "--filter", "dangling=true", "--filter", "label=io.signstream.service")
+    assert untagged.stdout.split() == []
