@@ -7,7 +7,12 @@ the clips of `live_video.py` through the classifier's smoothing (`bench_live_vid
 sweep of thresholds). One training gives the curve over epochs, so a choice is judged on
 several points, not one lucky epoch.
 
-    python bench/bench_live_training.py NAME [--set slow_camera=0.3 ...] [--snapshots 15,20,25]
+    python bench/bench_live_training.py NAME [--set slow_camera=0.3 ...] [--without-other good ...]
+                                             [--snapshots 15,20,25]
+`--without-other SIGN` leaves that sign of other_signs out of `unknown` (a look-alike of a trained sign
+teaches the model to call that sign unknown when a person signs it a little differently).
+`--reversed-unknown SIGN` adds the recordings of that trained sign played backwards as `unknown` (a
+movement the other way is not the sign: hello back to the forehead, thanks back to the chin).
 Writes bench/results/live_recipes/NAME-eE.json and .md per snapshot, and NAME.md with the curve.
 Models stay in ~/.cache/signstream/bench/models/NAME-eE.
 """
@@ -22,11 +27,12 @@ import time
 from dataclasses import asdict, fields, replace
 from pathlib import Path
 
+import numpy as np  # noqa: E402
 from common import REPO, RESULTS, SHARED
 
-from services.trainer.data import shipped_data  # noqa: E402
+from services.trainer.data import Dataset, add_unknown, shipped_data  # noqa: E402
 from services.trainer.training import TrainOptions, fit  # noqa: E402
-from shared.model_store import LABELS_FILE, MODEL_FILE, write_json  # noqa: E402
+from shared.model_store import LABELS_FILE, MODEL_FILE, UNKNOWN, write_json  # noqa: E402
 
 MODELS = Path.home() / ".cache" / "signstream" / "bench" / "models"
 DATASETS = SHARED / "datasets"
@@ -63,8 +69,18 @@ def snapshot_saver(name: str, epochs: set[int], labels: list[str], options: Trai
     return Snapshots()
 
 
-def train_snapshots(name: str, options: TrainOptions, snapshots: list[int]) -> list[Path]:
-    *_, data = shipped_data(DATASETS, options.seed)
+def train_snapshots(name: str, options: TrainOptions, snapshots: list[int], without_other: list[str],
+                    reversed_unknown: list[str]) -> list[Path]:
+    signs, others, data = shipped_data(DATASETS, options.seed)
+    for asked, among in ((without_other, others.y), (reversed_unknown, signs.y)):
+        if set(asked) - set(among.tolist()):
+            raise SystemExit(f"no sign {sorted(set(asked) - set(among.tolist()))}; choose among {sorted(set(among.tolist()))}")
+    if without_other:
+        data = add_unknown(signs, others.subset(~np.isin(others.y, without_other)), idle=True, seed=options.seed)
+    if reversed_unknown:
+        backwards = data.subset(np.isin(data.y, reversed_unknown))
+        data = Dataset.concat([data, Dataset(backwards.X[:, ::-1].copy(), np.full(len(backwards.y), UNKNOWN),
+                                             backwards.groups, ["trained signs played backwards"], backwards.face)])
     saver = snapshot_saver(name, set(snapshots), data.labels, options)
     started = time.perf_counter()
     fit(data, options, verbose=2, extra_callbacks=[saver])
@@ -77,6 +93,10 @@ def main() -> None:
     parser.add_argument("name", help="the run's name (results in bench/results/live_recipes/)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a TrainOptions change")
     parser.add_argument("--snapshots", default="15,20,25", help="epochs after which the model is played")
+    parser.add_argument("--without-other", action="append", default=[], metavar="SIGN",
+                        help="a sign of other_signs not to teach as unknown")
+    parser.add_argument("--reversed-unknown", action="append", default=[], metavar="SIGN",
+                        help="a trained sign whose recordings, played backwards, are taught as unknown")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--evaluate-only", action="store_true", help="play the snapshots already trained")
     args = parser.parse_args()
@@ -86,7 +106,7 @@ def main() -> None:
     snapshots = sorted(int(e) for e in args.snapshots.split(","))
     options = parsed_options(args.set, max(snapshots), args.seed)
     folders = ([MODELS / f"{args.name}-e{e}" for e in snapshots] if args.evaluate_only
-               else train_snapshots(args.name, options, snapshots))
+               else train_snapshots(args.name, options, snapshots, args.without_other, args.reversed_unknown))
     rows = []
     for epoch, folder in zip(snapshots, folders):
         result = f"live_recipes/{args.name}-e{epoch}"
@@ -97,7 +117,8 @@ def main() -> None:
         rows.append(f"| {epoch} | {once['clean']} | {once['false_detections']} ({once['false_per_minute']:.2f}) | "
                     f"{len(once['counted_twice'])} | {looped['clean']} | {looped['false_detections']} | "
                     f"{once['windows_right']} of {once['known_windows']} |")
-    changes = ", ".join(args.set) or "none (the shipped recipe)"
+    changes = ", ".join(args.set + [f"without other sign {o}" for o in args.without_other]
+                        + [f"{r} backwards as unknown" for r in args.reversed_unknown]) or "none (the shipped recipe)"
     md = [f"# {args.name}: {changes}, seed {args.seed}", "",
           "| epochs | once at 0.8 / 3: clean of 21 | false (per min) | twice | looped: clean | false | windows right |",
           "| --- | --- | --- | --- | --- | --- | --- |", *rows, ""]

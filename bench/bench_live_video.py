@@ -9,6 +9,9 @@ wrong; in all: known-sign clips with a clean detection (at least one right, none
 where one sign was counted twice, false detections per minute of other-sign footage.
 
     python bench/bench_live_video.py [--model DIR] [--name NAME] [--threshold T] [--confirm-windows N]
+                                     [--time-scale F ...]
+`--time-scale F` also shows the model each window's middle resampled F times as fast (F < 1: the middle
+30 * F frames stretched to 30, a quick sign as slow as recorded ones) and averages the probabilities.
 Writes bench/results/<NAME>.json and .md (NAME: live_video).
 """
 
@@ -26,6 +29,7 @@ from services.classifier.serving import load_serving_model  # noqa: E402
 from services.classifier.settings import ClassifierSettings  # noqa: E402
 from services.classifier.shipped import SHIPPED_MODEL, SHIPPED_VERSION  # noqa: E402
 from services.classifier.unknown_weight import weigh_unknown  # noqa: E402
+from services.trainer.augment import speed_positions  # noqa: E402
 from shared.model_store import UNKNOWN  # noqa: E402
 
 
@@ -75,6 +79,8 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=defaults.threshold)
     parser.add_argument("--confirm-windows", type=int, default=defaults.confirm_windows)
     parser.add_argument("--unknown-weight", type=float, default=defaults.unknown_weight)
+    parser.add_argument("--time-scale", type=float, action="append", default=[],
+                        help="also classify each window resampled at this speed (speed_positions); averaged")
     parser.add_argument("--sweep", action="store_true", help="also every threshold and confirmation length of SWEEP")
     args = parser.parse_args()
     args.model = args.model or [SHIPPED_MODEL]
@@ -83,20 +89,25 @@ def main() -> None:
     if any(list(m.labels) != labels for m in models):
         parser.error("the models of an ensemble must have the same labels in the same order")
 
+    resamplings = [None] + [speed_positions(np.array([factor]))[0] for factor in args.time_scale]
+
     def runner(windows: np.ndarray) -> np.ndarray:
-        return weigh_unknown(np.mean([m.predict(windows) for m in models], axis=0), labels, args.unknown_weight)
+        views = [windows if at is None else windows[:, at] for at in resamplings]
+        return weigh_unknown(np.mean([m.predict(v) for m in models for v in views], axis=0), labels,
+                             args.unknown_weight)
 
     clips = all_clips()
     started = time.perf_counter()
     results = run_clips(runner, labels, clips, defaults.stride, args.threshold, args.confirm_windows, (UNKNOWN,))
     seconds = time.perf_counter() - started
     overall = {playing: totals(clips, results[playing]) for playing in PLAYINGS}
+    scales = f", each window also at speeds {args.time_scale} (averaged)" if args.time_scale else ""
     md = [f"# Live video: {len(clips)} clips of people outside the data, through the live path "
           f"({time.strftime('%Y-%m-%d')})", "",
           f"Model `{' + '.join(path.name for path in args.model)}` ({', '.join(labels)}); "
           f"windows every {defaults.stride} frames at {FPS:g} fps, "
           f"threshold {args.threshold}, {args.confirm_windows} windows in a row confirm a detection, unknown weight "
-          f"{args.unknown_weight}. `bench/bench_live_video.py` ({seconds:.0f} s with cached keypoints).", "",
+          f"{args.unknown_weight}{scales}. `bench/bench_live_video.py` ({seconds:.0f} s with cached keypoints).", "",
           f"Played once, the person still for {HELD_S:g} s before and after:", "", *summary_lines(overall["once"]), "",
           "Looped, as `signstream up --camera clip.mp4` plays a file (windows starting within one pass):", "",
           *summary_lines(overall["looped"]), "",
@@ -117,6 +128,7 @@ def main() -> None:
     write_results(args.name, {
         "model": " + ".join(map(str, args.model)), "labels": labels, "stride": defaults.stride, "threshold": args.threshold,
         "confirm_windows": args.confirm_windows, "unknown_weight": args.unknown_weight, "held_s": HELD_S,
+        "time_scales": args.time_scale,
         "totals": overall, "sweep": curve,
         "clips": {clip.name: {"sign": clip.sign, "label": clip.label,
                               **{p: judged_json(results[p][clip.name]) for p in PLAYINGS}} for clip in clips},
