@@ -18,7 +18,10 @@ from shared.keys import Keys
 
 def pytest_configure(config):
     """Every temporary file of the run, ours and those of what we start (Chromium's singleton sockets,
-    TensorFlow's autograph sources, gateway logs, ...), goes in one folder removed at the end."""
+    TensorFlow's autograph sources, gateway logs, ...), goes in one folder removed at the end (a test
+    worker's folder inside the run's)."""
+    if not hasattr(config, "workerinput"):  # the run itself, not one of its test workers
+        shutil.rmtree(SUMMARY, ignore_errors=True)
     scratch = tempfile.mkdtemp(prefix="signstream-tests-")
     config.stash[SCRATCH] = (scratch, os.environ.get("TMPDIR"), tempfile.tempdir)
     os.environ["TMPDIR"] = tempfile.tempdir = scratch
@@ -38,12 +41,26 @@ def pytest_unconfigure(config):
 
 SCRATCH = pytest.StashKey[tuple]()
 
+
+def pytest_terminal_summary(terminalreporter):
+    """The lines tests left with `summary_line`, at the end of the run's output (test workers' own output is not shown)."""
+    for path in sorted(SUMMARY.glob("*.txt")):
+        terminalreporter.write_line(path.read_text().rstrip())
+
+
+def summary_line(name: str, text: str) -> None:
+    """A line for the end of the run's output (timings a CI log should show), from any test worker."""
+    SUMMARY.mkdir(parents=True, exist_ok=True)
+    (SUMMARY / f"{name}.txt").write_text(text)
+
 pytest_plugins = ["tests.classifier_harness"]  # start_classifier and versions, for every classifier test
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any test imports TensorFlow
 os.environ.setdefault("GLOG_minloglevel", "2")
 
 REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS = REPO / "test-artifacts"  # screenshots and the like, kept after the run (git ignores it)
+SUMMARY = ARTIFACTS / "summary"
 SHARED = REPO.parent / "shared"
 VIDEOS = SHARED / "videos"
 SIGNERS = SHARED / "datasets" / "signers"

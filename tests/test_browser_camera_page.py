@@ -10,9 +10,10 @@ the page is told so (`time_scale=15`): the vectors carry the recording's own cap
 device with a GPU would send them live. The classifier takes those older capture times
 (`max_age_s`), and a frame the page had no time for is a gap, as on a slow device.
 
-The other sign is kiri_help (SIGNSTREAM_TEST_OTHER_SIGN names another clip of ../shared/clips). kiri_no
-was tried first: silent through the keypoint workers and through the page on an idle machine, but
-with a CPU burner beside it the page kept 12 of 30 frames a window and five windows said `hello`
+The known sign is daa_hello, a short clip (54 frames played once, about a minute here at 1 fps; kiri_hello,
+105 frames, took twice as long). The other sign is kiri_help (SIGNSTREAM_TEST_OTHER_SIGN names another clip
+of ../shared/clips). kiri_no was tried first: silent through the keypoint workers and through the page on an
+idle machine, but with a CPU burner beside it the page kept 12 of 30 frames a window and five windows said `hello`
 at 0.79-0.81, one detection: what a device at about 6 fps may see (issue 18).
 """
 
@@ -22,11 +23,12 @@ import os
 import time
 
 import pytest
+from selenium.common.exceptions import TimeoutException
 
 from services.gateway.holistic_files import default_dir, is_complete
 from shared.messages import Detection, Prediction
 from tests.chromium import SOFTWARE_WEBGL, fake_camera, headless_chromium
-from tests.conftest import REPO, SHARED, VIDEOS
+from tests.conftest import ARTIFACTS, SHARED, summary_line
 from tests.frames import clip_played_once, write_y4m
 from tests.gateway_process import start_gateway
 from tests.waiting import wait_for
@@ -34,7 +36,6 @@ from tests.waiting import wait_for
 pytestmark = pytest.mark.slow
 SLOWER = 15  # the fake camera plays 1 frame a second: each frame 15 times longer than the clip did
 TOKEN = "browser-camera-test-token-0123456789"
-ARTIFACTS = REPO / "test-artifacts"
 OTHER_SIGN = os.environ.get("SIGNSTREAM_TEST_OTHER_SIGN", "kiri_help.mp4")
 
 
@@ -51,7 +52,7 @@ def holistic_files():
     return default_dir()
 
 
-@pytest.mark.parametrize("clip, sign", [(VIDEOS / "kiri_hello.mp4", "hello"), (SHARED / "clips" / OTHER_SIGN, None)],
+@pytest.mark.parametrize("clip, sign", [(SHARED / "clips" / "daa_hello.mp4", "hello"), (SHARED / "clips" / OTHER_SIGN, None)],
                          ids=["hello", "other-sign"])
 def test_a_browser_camera_is_recognised_by_the_server(clip, sign, holistic_files, service_env, r, keys,
                                                       start_classifier, tmp_path):
@@ -85,11 +86,16 @@ def test_a_browser_camera_is_recognised_by_the_server(clip, sign, holistic_files
         assert r.xlen(keys.predictions) > 0, "the classifier never classified the browser camera's windows"
         assert "browser" in r.hget(keys.cameras, "webcam").decode()
         ARTIFACTS.mkdir(exist_ok=True)
-        driver.save_screenshot(str(ARTIFACTS / f"camera-{sign or 'other-sign'}.png"))
+        try:  # for people to look at; a renderer busy with Holistic on a loaded machine may not answer in time
+            driver.save_screenshot(str(ARTIFACTS / f"camera-{sign or 'other-sign'}.png"))
+        except TimeoutException:
+            summary_line(f"browser-camera-{sign or 'other-sign'}-screenshot", "browser camera: no screenshot, the "
+                         "page's renderer was too busy to answer within chromedriver's 10 s")
         errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         assert not errors, errors
         rate = page("document.getElementById('rate').textContent")
-        print(f"{page('document.body.dataset.sent')} vectors sent in {time.monotonic() - started:.0f} s; {rate}")
+        summary_line(f"browser-camera-{sign or 'other-sign'}", f"browser camera, {clip.name}: "
+                     f"{page('document.body.dataset.sent')} vectors sent in {time.monotonic() - started:.0f} s; {rate}")
     finally:
         driver.quit()
         gateway.stop()

@@ -19,7 +19,7 @@ import httpx
 import pytest
 import redis
 
-from tests.conftest import REPO, SHARED, VIDEOS
+from tests.conftest import REPO, SHARED, VIDEOS, summary_line
 from tests.docker_host import ensure_base_images, ensure_daemon, ensure_packages, run, tidy_images
 from tests.gateway_process import sse_events
 from tests.waiting import wait_for
@@ -98,7 +98,7 @@ class Deployment:
 
 
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory, pytestconfig):
+def deployment(tmp_path_factory):
     timings: dict[str, float] = {}
     started = time.monotonic()
     ensure_packages()
@@ -119,10 +119,7 @@ def deployment(tmp_path_factory, pytestconfig):
             tidy_images()
         except AssertionError as error:
             print(f"\ncould not tidy the images: {error}", flush=True)
-        # In the CI log, uncaptured: how long a clean or a warm machine takes.
-        capture = pytestconfig.pluginmanager.getplugin("capturemanager")
-        with capture.global_and_fixture_disabled():
-            print(f"\ncompose timings (s): {dep.timings}", flush=True)
+        summary_line("compose", f"compose timings (s): {dep.timings}")  # how long a clean or a warm machine takes
         if daemon is not None:
             daemon.terminate()
             daemon.wait(timeout=60)

@@ -14,13 +14,12 @@ import pytest
 from shared.health import beat
 from shared.messages import Detection, KeypointsMessage, ModelAnnouncement, TrainProgress, TrainRequest, TrainResult, now_ms
 from tests.chromium import headless_chromium
-from tests.conftest import REPO, SIGNERS, VIDEOS
+from tests.conftest import ARTIFACTS, SIGNERS, VIDEOS
 from tests.frames import publish_frames, video_jpegs
 from tests.gateway_process import start_gateway
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.slow
-ARTIFACTS = REPO / "test-artifacts"
 CAMERAS = {"door": "kiri_hello.mp4", "desk": "bisig_thanks.mp4"}
 
 
