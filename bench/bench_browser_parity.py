@@ -9,8 +9,8 @@ apart. Per part: how often both find it, and the mean absolute difference of its
 both do. Then the windows of both through the shipped model at the classifier's stride and
 smoothing: top labels that agree, and each clip's detections.
 
-    python bench/bench_browser_parity.py [--clips kiri_hello.mp4,kiri_no.mp4]
-Writes bench/results/browser_parity.json and .md. Needs chromium and chromedriver (Debian's).
+    python bench/bench_browser_parity.py [--clips kiri_hello.mp4,kiri_no.mp4] [--name NAME]
+Writes bench/results/NAME.json and .md (NAME: browser_parity). Needs chromium and chromedriver (Debian's).
 """
 
 from __future__ import annotations
@@ -99,6 +99,7 @@ def part_figures(page: np.ndarray, worker: np.ndarray) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", default=",".join(DEFAULT_CLIPS), help="comma-separated clip file names")
+    parser.add_argument("--name", default="browser_parity", help="results file name in bench/results")
     args = parser.parse_args()
     from services.classifier.serving import load_serving_model
     from services.classifier.shipped import SHIPPED_MODEL, SHIPPED_VERSION
@@ -112,6 +113,10 @@ def main() -> None:
     settings = ClassifierSettings()
     model = load_serving_model(SHIPPED_MODEL, SHIPPED_VERSION)
     labels = list(model.labels)
+
+    def sign_index(clip, top_worker: np.ndarray) -> np.ndarray:
+        """Per window, the label whose probability to compare: the clip's sign, else the workers' top label."""
+        return np.full(len(top_worker), labels.index(clip.label)) if clip.known else top_worker
 
     def probs_of(vectors: np.ndarray) -> np.ndarray:
         batch = windows(vectors, len(vectors), "once", settings.stride)
@@ -150,6 +155,10 @@ def main() -> None:
                    # where they differ: the page's and the workers' top label with its probability
                    "differ": [(i, labels[a], round(float(p_page[i, a]), 2), labels[b], round(float(p_worker[i, b]), 2))
                               for i, (a, b) in enumerate(zip(top_page, top_worker)) if a != b],
+                   # every window's probability of the clip's sign (known signs) or of the workers' top label:
+                   # a detection needs `confirm_windows` in a row above the threshold, so near it they part
+                   "p_page": [round(float(p), 3) for p in p_page[np.arange(len(top_page)), sign_index(clip, top_worker)]],
+                   "p_worker": [round(float(p), 3) for p in p_worker[np.arange(len(top_page)), sign_index(clip, top_worker)]],
                    "detections_page": [d["label"] for d in judged["page"].detections],
                    "detections_worker": [d["label"] for d in judged["worker"].detections]}
             rows.append(row)
@@ -177,11 +186,14 @@ def main() -> None:
           "| --- | --- | --- | --- | --- | --- |"]
     md += [f"| {name} | {f['found_page']} / {f['found_worker']} | {f['agree']:.1%} | {f['mad_xy']} | {f['mad_z']} | "
            f"{f.get('mad_visibility', '')} |" for name, f in overall.items()]
-    md += ["", "| clip | sign | frames | page s/frame | labels agree | detections page | detections worker |",
-           "| --- | --- | --- | --- | --- | --- | --- |"]
+    md += ["", "| clip | sign | frames | page s/frame | labels agree | p of the sign (or the workers' label), "
+           "mean abs diff | windows above the threshold (page / worker) | detections page | detections worker |",
+           "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     md += [f"| {r['clip']} | {r['sign']} | {r['frames']} | {r['page_s_per_frame']} | {r['labels_agree']} | "
+           f"{np.mean(np.abs(np.subtract(r['p_page'], r['p_worker']))):.3f} | "
+           f"{sum(p >= settings.threshold for p in r['p_page'])} / {sum(p >= settings.threshold for p in r['p_worker'])} | "
            f"{', '.join(r['detections_page']) or '-'} | {', '.join(r['detections_worker']) or '-'} |" for r in rows]
-    write_results("browser_parity", {"labels_agree": round(agree, 4), "windows": len(said_page), "parts": overall,
+    write_results(args.name, {"labels_agree": round(agree, 4), "windows": len(said_page), "parts": overall,
                                      "clips": rows}, md)
     print("\n".join(md))
 
