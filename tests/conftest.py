@@ -53,6 +53,7 @@ def summary_line(name: str, text: str) -> None:
     SUMMARY.mkdir(parents=True, exist_ok=True)
     (SUMMARY / f"{name}.txt").write_text(text)
 
+
 pytest_plugins = ["tests.classifier_harness"]  # start_classifier and versions, for every classifier test
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any test imports TensorFlow
