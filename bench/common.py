@@ -1,10 +1,13 @@
-"""What the benchmarks share: a throwaway redis-server, service processes, results files, the repo on sys.path."""
+"""What the benchmarks share: a throwaway redis-server, service processes, results files, the repo on sys.path,
+and one temporary folder."""
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,6 +24,12 @@ STOP_TIMEOUT_S = 10.0
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("GLOG_minloglevel", "2")
+
+# Every temporary file of a bench run (its logs, Redis's folder, Chromium's singleton sockets, TensorFlow's
+# autograph sources, a bench it starts) goes in one folder removed when the run ends; errors quote the logs' tails.
+_SCRATCH = tempfile.mkdtemp(prefix="signstream-bench-")
+os.environ["TMPDIR"] = tempfile.tempdir = _SCRATCH
+atexit.register(shutil.rmtree, _SCRATCH, ignore_errors=True)
 
 
 def machine() -> str:
