@@ -146,6 +146,7 @@ def main() -> None:
             p_page, p_worker = probs_of(page), probs_of(worker)
             top_page, top_worker = p_page.argmax(axis=1), p_worker.argmax(axis=1)
             said_page += list(top_page)
+            compared = sign_index(clip, top_worker)
             said_worker += list(top_worker)
             judged = {name: judge(clip, p, labels, settings.stride, settings.threshold, settings.confirm_windows,
                                   (UNKNOWN,), len(frames)) for name, p in (("page", p_page), ("worker", p_worker))}
@@ -157,8 +158,8 @@ def main() -> None:
                               for i, (a, b) in enumerate(zip(top_page, top_worker)) if a != b],
                    # every window's probability of the clip's sign (known signs) or of the workers' top label:
                    # a detection needs `confirm_windows` in a row above the threshold, so near it they part
-                   "p_page": [round(float(p), 3) for p in p_page[np.arange(len(top_page)), sign_index(clip, top_worker)]],
-                   "p_worker": [round(float(p), 3) for p in p_worker[np.arange(len(top_page)), sign_index(clip, top_worker)]],
+                   "p_page": [round(float(p), 3) for p in p_page[np.arange(len(top_page)), compared]],
+                   "p_worker": [round(float(p), 3) for p in p_worker[np.arange(len(top_page)), compared]],
                    "detections_page": [d["label"] for d in judged["page"].detections],
                    "detections_worker": [d["label"] for d in judged["worker"].detections]}
             rows.append(row)

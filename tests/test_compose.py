@@ -118,7 +118,7 @@ def deployment(tmp_path_factory):
         try:  # each build leaves the images it replaced behind, untagged (gigabytes after a few runs)
             tidy_images()
         except AssertionError as error:
-            print(f"\ncould not tidy the images: {error}", flush=True)
+            summary_line("compose-tidy", f"compose: could not tidy the images: {error}")
         summary_line("compose", f"compose timings (s): {dep.timings}")  # how long a clean or a warm machine takes
         if daemon is not None:
             daemon.terminate()
@@ -233,7 +233,6 @@ def test_down_leaves_nothing_behind(deployment):
 
 
 def test_what_builds_leave_is_one_cached_image_per_build_stage_and_nothing_untagged(deployment):
-    services = {"capture", "keypoints", "classifier", "trainer", "gateway"}
-    assert tidy_images() == sorted(f"{s}-{stage}" for s in services for stage in ("build", "holistic", "requirements"))
+    assert tidy_images() == sorted(f"{s}-{stage}" for s in IMAGES for stage in ("build", "holistic", "requirements"))
     untagged = run("docker", "images", "-q", "--filter", "dangling=true", "--filter", "label=io.signstream.service")
     assert untagged.stdout.split() == []
