@@ -13,6 +13,8 @@ several points, not one lucky epoch.
 teaches the model to call that sign unknown when a person signs it a little differently).
 `--reversed-unknown SIGN` adds the recordings of that trained sign played backwards as `unknown` (a
 movement the other way is not the sign: hello back to the forehead, thanks back to the chin).
+`--swapped-hands SHARE` adds that share of the signs' windows with another sign's hand shape as `unknown`
+(swapped_hands.py: the sign's movement in a fist, a pointing finger, ...: what look-alikes do).
 Writes bench/results/live_recipes/NAME-eE.json and .md per snapshot, and NAME.md with the curve.
 Models stay in ~/.cache/signstream/bench/models/NAME-eE.
 """
@@ -29,6 +31,7 @@ from pathlib import Path
 
 import numpy as np  # noqa: E402
 from common import REPO, RESULTS, SHARED
+from swapped_hands import swapped_hands
 
 from services.trainer.data import Dataset, add_unknown, shipped_data  # noqa: E402
 from services.trainer.training import TrainOptions, fit  # noqa: E402
@@ -70,7 +73,7 @@ def snapshot_saver(name: str, epochs: set[int], labels: list[str], options: Trai
 
 
 def train_snapshots(name: str, options: TrainOptions, snapshots: list[int], without_other: list[str],
-                    reversed_unknown: list[str]) -> list[Path]:
+                    reversed_unknown: list[str], swapped: float = 0.0) -> list[Path]:
     signs, others, data = shipped_data(DATASETS, options.seed)
     for asked, among in ((without_other, others.y), (reversed_unknown, signs.y)):
         if set(asked) - set(among.tolist()):
@@ -81,6 +84,8 @@ def train_snapshots(name: str, options: TrainOptions, snapshots: list[int], with
         backwards = data.subset(np.isin(data.y, reversed_unknown))
         data = Dataset.concat([data, Dataset(backwards.X[:, ::-1].copy(), np.full(len(backwards.y), UNKNOWN),
                                              backwards.groups, ["trained signs played backwards"], backwards.face)])
+    if swapped:
+        data = Dataset.concat([data, swapped_hands(signs, Dataset.concat([signs, others]), swapped, options.seed)])
     saver = snapshot_saver(name, set(snapshots), data.labels, options)
     started = time.perf_counter()
     fit(data, options, verbose=2, extra_callbacks=[saver])
@@ -97,6 +102,8 @@ def main() -> None:
                         help="a sign of other_signs not to teach as unknown")
     parser.add_argument("--reversed-unknown", action="append", default=[], metavar="SIGN",
                         help="a trained sign whose recordings, played backwards, are taught as unknown")
+    parser.add_argument("--swapped-hands", type=float, default=0.0, metavar="SHARE",
+                        help="this share of the signs' windows, with another sign's hand shape, taught as unknown")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--evaluate-only", action="store_true", help="play the snapshots already trained")
     args = parser.parse_args()
@@ -106,7 +113,8 @@ def main() -> None:
     snapshots = sorted(int(e) for e in args.snapshots.split(","))
     options = parsed_options(args.set, max(snapshots), args.seed)
     folders = ([MODELS / f"{args.name}-e{e}" for e in snapshots] if args.evaluate_only
-               else train_snapshots(args.name, options, snapshots, args.without_other, args.reversed_unknown))
+               else train_snapshots(args.name, options, snapshots, args.without_other, args.reversed_unknown,
+                                     args.swapped_hands))
     rows = []
     for epoch, folder in zip(snapshots, folders):
         result = f"live_recipes/{args.name}-e{epoch}"
@@ -118,7 +126,9 @@ def main() -> None:
                     f"{len(once['counted_twice'])} | {looped['clean']} | {looped['false_detections']} | "
                     f"{once['windows_right']} of {once['known_windows']} |")
     changes = ", ".join(args.set + [f"without other sign {o}" for o in args.without_other]
-                        + [f"{r} backwards as unknown" for r in args.reversed_unknown]) or "none (the shipped recipe)"
+                        + [f"{r} backwards as unknown" for r in args.reversed_unknown]
+                        + ([f"{args.swapped_hands} of the signs with another hand shape as unknown"]
+                           if args.swapped_hands else [])) or "none (the shipped recipe)"
     md = [f"# {args.name}: {changes}, seed {args.seed}", "",
           "| epochs | once at 0.8 / 3: clean of 21 | false (per min) | twice | looped: clean | false | windows right |",
           "| --- | --- | --- | --- | --- | --- | --- |", *rows, ""]
