@@ -92,12 +92,17 @@ def publish_camera(r, keys: Keys, camera: str, jpegs: list[bytes], fps: float = 
 def write_y4m(path: Path, jpegs: list[bytes], frame_rate: tuple[int, int] = (15, 1)) -> Path:
     """The frames as a YUV4MPEG2 file, which Chromium plays as its camera
     (`--use-file-for-fake-video-capture`), at `frame_rate` (numerator, denominator) frames a second,
-    at their own size (an odd side loses a pixel: 4:2:0 needs even ones)."""
+    at the first frame's size (an odd side loses a pixel: 4:2:0 needs even ones; later frames of
+    another size, from another clip, are scaled to it)."""
+    size = None
     with open(path, "wb") as out:
         for i, data in enumerate(jpegs):
             image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
             h, w = image.shape[:2]
-            size = (w - w % 2, h - h % 2)
+            if size is None:
+                size = (w - w % 2, h - h % 2)
+            elif (w - w % 2, h - h % 2) != size:
+                image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
             image = np.ascontiguousarray(image[:size[1], :size[0]])
             if i == 0:
                 out.write(f"YUV4MPEG2 W{size[0]} H{size[1]} F{frame_rate[0]}:{frame_rate[1]} Ip A1:1 C420jpeg\n".encode())

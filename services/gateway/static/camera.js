@@ -22,7 +22,7 @@ const $ = (id) => document.getElementById(id);
 const video = $("video"), overlay = $("overlay"), ctx = overlay.getContext("2d");
 
 const state = {
-  running: false, socket: null, camera: null, holistic: null, results: null,
+  running: false, socket: null, camera: null, holistic: null, loading: null, generation: 0, results: null,
   presented: 0, frameTime: 0, lastFrame: 0, waiter: null, processed: 0, sent: 0, skipped: 0, started: 0, retryMs: 1000, times: [],
 };
 // What a test or a person can read off the page.
@@ -69,10 +69,26 @@ function keypointVector(results) {
 const HOLISTIC_OPTIONS = {modelComplexity: 1, smoothLandmarks: true, refineFaceLandmarks: false,
                           enableSegmentation: false, minDetectionConfidence: 0.5, minTrackingConfidence: 0.5};
 
+function blankImage() {
+  const canvas = document.createElement("canvas");
+  canvas.width = canvas.height = 64;
+  return canvas;
+}
+
 function newHolistic(onResults) {
   const holistic = new Holistic({locateFile: (file) => `/holistic/${file}`});
   holistic.setOptions(HOLISTIC_OPTIONS);
   holistic.onResults(onResults);
+  return holistic;
+}
+
+async function loadHolistic() {
+  say("loading MediaPipe Holistic…");
+  const holistic = newHolistic((results) => { state.results = results; });
+  await holistic.initialize();
+  // Its first frame takes seconds (programs compiled for the GPU): spent on a blank image before the
+  // camera starts, not on the camera's first seconds (a recording played as a camera would lose them).
+  await holistic.send({image: blankImage()});
   return holistic;
 }
 
@@ -220,6 +236,23 @@ async function start(camera) {
     stop();
     return;
   }
+  if (!window.Holistic) {
+    say("MediaPipe Holistic is not served here: the operator runs `signstream fetch-holistic`", "down");
+    stop();
+    return;
+  }
+  const generation = ++state.generation;  // a stop and a new start while Holistic loads supersede this one
+  state.loading = state.loading || loadHolistic();
+  try {
+    state.holistic = await state.loading;
+  } catch (e) {
+    state.loading = null;
+    say(`MediaPipe Holistic did not start: ${e.message}`, "down");
+    stop();
+    return;
+  }
+  if (generation !== state.generation || !state.running) return;
+  state.results = null;
   say("starting the camera…");
   // 960 wide, as capture publishes frames for the keypoint workers: far signers keep their hands.
   try {
@@ -229,15 +262,6 @@ async function start(camera) {
     say(`no camera: ${e.message}`, "down");
     stop();
     return;
-  }
-  if (!state.holistic) {
-    if (!window.Holistic) {
-      say("MediaPipe Holistic is not served here: the operator runs `signstream fetch-holistic`", "down");
-      stop();
-      return;
-    }
-    say("loading MediaPipe Holistic…");
-    state.holistic = newHolistic((results) => { state.results = results; });
   }
   connect();
   countFrames();
