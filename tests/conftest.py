@@ -41,24 +41,6 @@ def pytest_unconfigure(config):
 
 SCRATCH = pytest.StashKey[tuple]()
 
-# The modules that take a minute or more, longest first (measured, serial: compose about 5 min, the browser
-# about 2.5, the rest 40-90 s), then the others: two test workers (scripts/test.sh, which keeps this order
-# rather than xdist's most-tests-first) take them as they come, so neither ends the run alone with a long
-# module started last (the browser test, one test, came last by xdist's order: 12:00 instead of 11:xx).
-LONGEST = ("tests/test_compose.py", "tests/test_browser_camera_page.py", "tests/services/test_trainer_models.py",
-           "tests/services/test_trainer_training.py", "tests/test_up.py", "tests/services/test_trainer_audit.py",
-           "tests/test_fuzz.py", "tests/services/test_classifier_realtime.py",
-           "tests/services/test_trainer_generalisation.py", "tests/services/test_keypoints.py",
-           "tests/services/test_shipped_model.py", "tests/services/test_classifier_model_faults.py",
-           "tests/test_end_to_end.py")
-
-
-def pytest_collection_modifyitems(items):
-    def rank(item) -> int:
-        path = item.nodeid.split("::")[0]
-        return LONGEST.index(path) if path in LONGEST else len(LONGEST)
-
-    items.sort(key=rank)  # stable: each module keeps its own order
 
 
 def pytest_terminal_summary(terminalreporter):
