@@ -42,7 +42,6 @@ def pytest_unconfigure(config):
 SCRATCH = pytest.StashKey[tuple]()
 
 
-
 def pytest_terminal_summary(terminalreporter):
     """The lines tests left with `summary_line`, at the end of the run's output (test workers' own output is not shown)."""
     for path in sorted(SUMMARY.glob("*.txt")):
