@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from services.trainer.augment import split
 from services.trainer.data import Dataset
-from shared.codec import FACE_END, HAND_POINTS, LEFT_END, VECTOR_SIZE, WINDOW
+from shared.codec import VECTOR_SIZE, WINDOW
 from shared.model_store import UNKNOWN
 
-HANDS = (slice(FACE_END, LEFT_END), slice(LEFT_END, VECTOR_SIZE))  # left, right: 21 x (x, y, z) each
 MIDDLE_KNUCKLE = 9
 # Signs made with a flat hand (ASL B or open 5): their shapes are not another shape for one another.
 FLAT = {"hello", "thanks", "please", "welcome", "good", "goodbye"}
@@ -28,44 +28,40 @@ def differs(a: str, b: str) -> bool:
     return a != b and not (a in FLAT and b in FLAT)
 
 
-def hand_points(window: np.ndarray, slot: int) -> np.ndarray:
-    return window[:, HANDS[slot]].reshape(WINDOW, HAND_POINTS, 3)
+def hands(window: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Views of the left and right hand of a (30, 1662) window as (30, 21, 3) points (augment.split)."""
+    return split(window)[2:]
 
 
 def shapes(window: np.ndarray) -> np.ndarray | None:
     """(30, 21, 3) the donor's hand relative to its wrist, in hand sizes, for the hand it shows most
     (frames without it take the nearest frame with it), as a right hand; None when no hand shows."""
-    counts = [np.any(hand_points(window, s) != 0, axis=(1, 2)) for s in (0, 1)]
+    both = hands(window)
+    counts = [np.any(points != 0, axis=(1, 2)) for points in both]
     slot = int(counts[1].sum() > counts[0].sum())
-    seen = counts[slot]
-    if not seen.any():
-        return None
-    points = hand_points(window, slot)
+    points = both[slot]
     relative = points - points[:, :1]
     size = np.linalg.norm(relative[:, MIDDLE_KNUCKLE, :2], axis=-1)
-    seen = seen & (size > 0)
-    if not seen.any():
+    seen = np.flatnonzero(counts[slot] & (size > 0))
+    if not len(seen):
         return None
     relative = relative / np.where(size > 0, size, 1.0)[:, None, None]
     if slot == 0:  # MediaPipe's left hand is the mirror image of a right one
         relative[..., 0] *= -1
-    index = np.arange(WINDOW)
-    nearest = np.array([np.flatnonzero(seen)[np.abs(np.flatnonzero(seen) - i).argmin()] for i in index])
+    nearest = seen[np.abs(seen[None, :] - np.arange(WINDOW)[:, None]).argmin(axis=1)]
     return relative[nearest]
 
 
 def with_shapes(window: np.ndarray, donor: np.ndarray) -> np.ndarray:
     """`window` with each found hand's fingers replaced by the donor's shapes, about its own wrist."""
     out = window.copy()
-    for slot in (0, 1):
-        points = hand_points(window, slot)
+    for slot, (points, written) in enumerate(zip(hands(window), hands(out))):
         found = np.any(points != 0, axis=(1, 2))
         size = np.linalg.norm(points[:, MIDDLE_KNUCKLE, :2] - points[:, 0, :2], axis=-1)
         shape = donor.copy()
         if slot == 0:
             shape[..., 0] *= -1
-        moved = points[:, :1] + shape * size[:, None, None]
-        out[:, HANDS[slot]] = np.where(found[:, None], moved.reshape(WINDOW, -1), 0.0)
+        written[:] = np.where(found[:, None, None], points[:, :1] + shape * size[:, None, None], 0.0)
     return out
 
 
