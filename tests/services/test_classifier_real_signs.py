@@ -43,11 +43,15 @@ def test_held_back_recordings_streamed_through_redis_get_the_right_labels(r, key
     thread.start()
     try:
         # The recordings one after another, as one camera's stream: window k is recording k exactly.
+        # Stamped as a 30 fps camera captured them, not when this loop gets to them: on a busy machine
+        # a pause over max_hole_ms between two xadds would start the window anew, as for a camera.
+        frames = sum(len(recording) for recording in held_back.X)
+        origin = int(time.time() * 1000) - frames * 1000 // 30
         seq = 0
         for recording in held_back.X:
             for frame in recording:
                 msg = KeypointsMessage.from_vector(vector=frame, camera=camera, seq=seq,
-                                                   capture_ts_ms=int(time.time() * 1000), parts=("pose",),
+                                                   capture_ts_ms=origin + seq * 1000 // 30, parts=("pose",),
                                                    worker="recorded", processing_ms=0.0)
                 r.xadd(keys.keypoints(camera), msg.encode())
                 seq += 1
