@@ -19,7 +19,8 @@ log = logging.getLogger("signstream.train")
 def options_from(settings: TrainerSettings) -> TrainOptions:
     return TrainOptions(**settings.model_choices(), epochs=settings.epochs, batch_size=settings.batch_size,
                         learning_rate=settings.learning_rate, val_fraction=settings.val_fraction,
-                        patience=settings.patience, seed=settings.seed, min_accuracy=settings.min_accuracy)
+                        patience=settings.patience, seed=settings.seed, min_accuracy=settings.min_accuracy,
+                        audit_epochs=settings.audit_epochs)
 
 
 def training_data(settings: TrainerSettings, paths: list[Path]) -> Dataset:

@@ -28,8 +28,8 @@ from shared.redis_client import CONNECTION_ERRORS
 log = logging.getLogger(__name__)
 
 # Options a request may set; where models go and which Redis to use stay the operator's choice.
-REQUEST_OPTIONS = {"recipe", "arch", "normalise", "augment", "face", "audit", "epochs", "batch_size", "learning_rate",
-                   "val_fraction", "patience", "seed", "min_accuracy", "actions", "unknown", "idle"}
+REQUEST_OPTIONS = {"recipe", "arch", "normalise", "augment", "face", "audit", "audit_epochs", "epochs", "batch_size",
+                   "learning_rate", "val_fraction", "patience", "seed", "min_accuracy", "actions", "unknown", "idle"}
 
 
 class TrainerService(StreamConsumer):

@@ -32,6 +32,8 @@ class TrainerSettings(ModelChoices):
 
     models_dir: Path = Field(Path("models"), description="where versions are written")
     epochs: int = Field(200, ge=1, le=100000, description="most epochs to train")
+    audit_epochs: int = Field(20, ge=1, le=1000, description="with --audit, epochs of each quick model (fewer: a "
+                              "quicker audit, which may miss a swapped label)")
     batch_size: int = Field(32, ge=1, le=4096, description="sequences per training step")
     learning_rate: float = Field(1e-3, gt=0, lt=1, description="Adam learning rate")
     val_fraction: float = Field(0.2, gt=0, lt=0.9, description="share of each action held out for validation")

@@ -66,7 +66,7 @@ def test_train_with_audit_leaves_out_the_swapped_folders_of_a_real_signer(servic
     # (bench/results/handshapes.md); the others sign the usual way.
     files = [SIGNERS / f"signer_{n:02d}.npz" for n in (0, 1, 3, 8, 10, 11)]
     result = subprocess.run(
-        signstream_cmd("train", *sum((["--data", str(f)] for f in files), []), "--audit", "--epochs", "2",
+        signstream_cmd("train", *sum((["--data", str(f)] for f in files), []), "--audit", "--audit-epochs", "10", "--epochs", "2",
                        "--patience", "0", "--min-accuracy", "0", "--no-announce", "--models-dir", str(tmp_path)),
         env=service_env, capture_output=True, text=True, timeout=900,
     )
