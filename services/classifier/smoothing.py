@@ -1,12 +1,14 @@
 """From per-window predictions to detections: one detection per performed sign.
 
 A sign is confirmed when the top label of `confirm_windows` consecutive windows of one camera
-is the same and above `threshold`. It is reported once. A run can break for a window or two (the
-sign half out of the window, a hand lost for a frame) and resume: a run of a label that starts
-within `merge_within` of a window (a fifth: 0.4 s of a 2 s window) after that label's last
-reported window began is that run resumed, and is not reported again. A sign held gives one
-detection, two signs in a row give two. Merging further apart costs signs signed again soon
-after: on back-to-back signer streams a half window missed 0.35 of signs instead of 0.19.
+is the same and above `threshold`. It is reported once. A run of a label that starts within
+`merge_within` of a window (a fifth: 0.4 s of a 2 s window) after that label's last reported
+window began is that run resumed, and is not reported again. A sign held gives one detection,
+two signs in a row give two. At the classifier's stride (a window every 3 frames) a run broken
+for even one window starts again 0.21 of a window later, so it counts as a new sign: merging
+that far (0.25) counted the same sign signed twice with the hands out of view between as one,
+missing 0.21 of the signer streams' signs instead of 0.10 (the shipped model on its own
+signers), to spare one looped clip a double count (bench/results/merge_within.md).
 """
 
 from __future__ import annotations
