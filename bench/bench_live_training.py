@@ -15,6 +15,10 @@ teaches the model to call that sign unknown when a person signs it a little diff
 movement the other way is not the sign: hello back to the forehead, thanks back to the chin).
 `--swapped-hands SHARE` adds that share of the signs' windows with another sign's hand shape as `unknown`
 (swapped_hands.py: the sign's movement in a fist, a pointing finger, ...: what look-alikes do).
+`--fold K` adds the other-sign clips of the other folds (live_video.FOLDS: by project), every
+`--clip-stride`-th window of each played once, as `unknown`, and judges on fold K's clips only:
+negatives from live video, judged on projects the model has not seen. `--clip-positives` also adds
+those folds' known-sign clips, every window as the clip's sign (as the benchmark counts windows right).
 Writes bench/results/live_recipes/NAME-eE.json and .md per snapshot, and NAME.md with the curve.
 Models stay in ~/.cache/signstream/bench/models/NAME-eE.
 """
@@ -31,6 +35,7 @@ from pathlib import Path
 
 import numpy as np  # noqa: E402
 from common import REPO, RESULTS, SHARED
+from live_video import all_clips, clip_windows
 from swapped_hands import swapped_hands
 
 from services.trainer.data import Dataset, add_unknown, shipped_data  # noqa: E402
@@ -73,7 +78,8 @@ def snapshot_saver(name: str, epochs: set[int], labels: list[str], options: Trai
 
 
 def train_snapshots(name: str, options: TrainOptions, snapshots: list[int], without_other: list[str],
-                    reversed_unknown: list[str], swapped: float = 0.0) -> list[Path]:
+                    reversed_unknown: list[str], swapped: float = 0.0, fold: int | None = None,
+                    clip_stride: int = 2, clip_positives: bool = False) -> list[Path]:
     signs, others, data = shipped_data(DATASETS, options.seed)
     for asked, among in ((without_other, others.y), (reversed_unknown, signs.y)):
         if set(asked) - set(among.tolist()):
@@ -86,6 +92,16 @@ def train_snapshots(name: str, options: TrainOptions, snapshots: list[int], with
                                              backwards.groups, ["trained signs played backwards"], backwards.face)])
     if swapped:
         data = Dataset.concat([data, swapped_hands(signs, Dataset.concat([signs, others]), swapped, options.seed)])
+    if fold is not None:
+        taught = [c for c in all_clips() if c.fold != fold and (clip_positives or not c.known)]
+        parts = []
+        for clip in taught:
+            X = clip_windows([clip], clip_stride)
+            parts.append(Dataset(X, np.full(len(X), clip.label or UNKNOWN), np.array([f"clip:{clip.name}"] * len(X)),
+                                 [], None if data.face is None else np.ones(len(X), bool)))
+        clips = Dataset.concat(parts)
+        print(f"from {len(taught)} clips of folds other than {fold}: {clips.counts()}", file=sys.stderr)
+        data = Dataset.concat([data, clips])
     saver = snapshot_saver(name, set(snapshots), data.labels, options)
     started = time.perf_counter()
     fit(data, options, verbose=2, extra_callbacks=[saver])
@@ -104,6 +120,10 @@ def main() -> None:
                         help="a trained sign whose recordings, played backwards, are taught as unknown")
     parser.add_argument("--swapped-hands", type=float, default=0.0, metavar="SHARE",
                         help="this share of the signs' windows, with another sign's hand shape, taught as unknown")
+    parser.add_argument("--fold", type=int, help="teach the other folds' other-sign clips as unknown; judge on this fold")
+    parser.add_argument("--clip-stride", type=int, default=2, help="with --fold: every this many frames, a window")
+    parser.add_argument("--clip-positives", action="store_true",
+                        help="with --fold: also the other folds' known-sign clips, as their signs")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--evaluate-only", action="store_true", help="play the snapshots already trained")
     args = parser.parse_args()
@@ -114,12 +134,13 @@ def main() -> None:
     options = parsed_options(args.set, max(snapshots), args.seed)
     folders = ([MODELS / f"{args.name}-e{e}" for e in snapshots] if args.evaluate_only
                else train_snapshots(args.name, options, snapshots, args.without_other, args.reversed_unknown,
-                                     args.swapped_hands))
+                                     args.swapped_hands, args.fold, args.clip_stride, args.clip_positives))
     rows = []
     for epoch, folder in zip(snapshots, folders):
         result = f"live_recipes/{args.name}-e{epoch}"
         subprocess.run([sys.executable, str(REPO / "bench" / "bench_live_video.py"), "--model", str(folder),
-                        "--name", result, "--sweep"], check=True, stdout=subprocess.DEVNULL)
+                        "--name", result, "--sweep", *(["--fold", str(args.fold)] if args.fold else [])],
+                       check=True, stdout=subprocess.DEVNULL)
         totals = json.loads((RESULTS / f"{result}.json").read_text())["totals"]
         once, looped = totals["once"], totals["looped"]
         rows.append(f"| {epoch} | {once['clean']} | {once['false_detections']} ({once['false_per_minute']:.2f}) | "
@@ -128,9 +149,12 @@ def main() -> None:
     changes = ", ".join(args.set + [f"without other sign {o}" for o in args.without_other]
                         + [f"{r} backwards as unknown" for r in args.reversed_unknown]
                         + ([f"{args.swapped_hands} of the signs with another hand shape as unknown"]
-                           if args.swapped_hands else [])) or "none (the shipped recipe)"
+                           if args.swapped_hands else [])
+                        + ([f"other-sign clips of the other folds as unknown"
+                            f"{' and their known-sign clips as their signs' if args.clip_positives else ''}, "
+                            f"judged on fold {args.fold}"] if args.fold else [])) or "none (the shipped recipe)"
     md = [f"# {args.name}: {changes}, seed {args.seed}", "",
-          "| epochs | once at 0.8 / 3: clean of 21 | false (per min) | twice | looped: clean | false | windows right |",
+          "| epochs | once at 0.8 / 3: clean | false (per min) | twice | looped: clean | false | windows right |",
           "| --- | --- | --- | --- | --- | --- | --- |", *rows, ""]
     curve.write_text("\n".join(md))
     print("\n".join(md))

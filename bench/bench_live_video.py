@@ -9,7 +9,7 @@ wrong; in all: known-sign clips with a clean detection (at least one right, none
 where one sign was counted twice, false detections per minute of other-sign footage.
 
     python bench/bench_live_video.py [--model DIR] [--name NAME] [--threshold T] [--confirm-windows N]
-                                     [--time-scale F ...]
+                                     [--time-scale F ...] [--fold K]
 `--time-scale F` also shows the model each window's middle resampled F times as fast (F < 1: the middle
 30 * F frames stretched to 30, a quick sign as slow as recorded ones) and averages the probabilities.
 Writes bench/results/<NAME>.json and .md (NAME: live_video).
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np  # noqa: E402
 from common import write_results
-from live_video import FPS, HELD_S, PLAYINGS, all_clips, false_cell, judged_json, run_clips, totals  # noqa: E402
+from live_video import FOLDS, FPS, HELD_S, PLAYINGS, all_clips, false_cell, judged_json, run_clips, totals  # noqa: E402
 
 from services.classifier.serving import load_serving_model  # noqa: E402
 from services.classifier.settings import ClassifierSettings  # noqa: E402
@@ -82,6 +82,8 @@ def main() -> None:
     parser.add_argument("--time-scale", type=float, action="append", default=[],
                         help="also classify each window resampled at this speed (speed_positions); averaged")
     parser.add_argument("--sweep", action="store_true", help="also every threshold and confirmation length of SWEEP")
+    parser.add_argument("--fold", type=int, choices=sorted(set(FOLDS.values())),
+                        help="only the clips of this fold (live_video.FOLDS: by project)")
     args = parser.parse_args()
     args.model = args.model or [SHIPPED_MODEL]
     models = [load_serving_model(path, SHIPPED_VERSION if path == SHIPPED_MODEL else None) for path in args.model]
@@ -96,7 +98,7 @@ def main() -> None:
         return weigh_unknown(np.mean([m.predict(v) for m in models for v in views], axis=0), labels,
                              args.unknown_weight)
 
-    clips = all_clips()
+    clips = [c for c in all_clips() if args.fold in (None, c.fold)]
     started = time.perf_counter()
     results = run_clips(runner, labels, clips, defaults.stride, args.threshold, args.confirm_windows, (UNKNOWN,))
     seconds = time.perf_counter() - started

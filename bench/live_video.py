@@ -42,6 +42,13 @@ TRAINED_SIGNS = {"hello": "hello", "thanks": "thanks", "thankyou": "thanks", "il
 # Clips that show their sign more than once (seen by eye; every other clip shows it once): kiri_hello
 # signs hello facing the camera and then turned aside; the cess clips sign at normal and then at slow speed.
 PERFORMANCES = {"kiri_hello.mp4": 2, "cess_hello_gif.mp4": 2, "cess_thank_you_gif.mp4": 2}
+# Three folds of the clips by the project that published them (no project in two folds), each with
+# 6-8 known-sign clips and 13-15 of other signs: training on two folds' clips is judged on the third.
+FOLDS = {
+    "mohamedelsharkawy-coder/Deaf_Assistant_AI": 1, "Golgrax/BISIG-API": 1, "jasonz23/duoasl": 1,
+    "rohan937/Sign-Language-Interpreter": 2, "team-ruku/hearbridge-slr": 2, "Cess931/ASL-APP": 2,
+    "THKazi/ACT-ASL": 3, "AlpYksl/SignLanguageAndLipReadingApp": 3, "Kirichovka/Signs-Recognition": 3,
+}
 KEYPOINTS_VERSION = 1  # bump when the way keypoints are made changes, to leave old cache files behind
 
 Runner = Callable[[np.ndarray], np.ndarray]  # (n, 30, 1662) float32 -> (n, labels) probabilities
@@ -52,6 +59,11 @@ class Clip:
     path: Path
     sign: str  # as the manifest names it
     label: str | None  # the trained label it shows, or None: another sign
+    repo: str = ""  # the project that published it
+
+    @property
+    def fold(self) -> int:
+        return FOLDS[self.repo]
 
     @property
     def name(self) -> str:
@@ -72,7 +84,7 @@ def all_clips(folders: tuple[Path, ...] = CLIP_FOLDERS) -> list[Clip]:
     clips = []
     for folder in folders:
         for entry in json.loads((folder / "manifest.json").read_text()):
-            clips.append(Clip(folder / entry["file"], entry["sign"], TRAINED_SIGNS.get(entry["sign"])))
+            clips.append(Clip(folder / entry["file"], entry["sign"], TRAINED_SIGNS.get(entry["sign"]), entry["repo"]))
     return clips
 
 
@@ -143,6 +155,12 @@ def windows(vectors: np.ndarray, pass_frames: int, playing: str, stride: int) ->
     if not starts:
         return np.zeros((0, WINDOW, vectors.shape[1]), np.float32)
     return np.stack([vectors[s:s + WINDOW] for s in starts]).astype(np.float32)
+
+
+def clip_windows(clips: list[Clip], stride: int) -> np.ndarray:
+    """Every `stride`-th window of the clips played once, as training examples."""
+    parts = [windows(*keypoints(clip, "once"), "once", stride) for clip in clips]
+    return np.concatenate(parts) if parts else np.zeros((0, WINDOW, 1662), np.float32)
 
 
 @dataclass
