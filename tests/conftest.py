@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import sys
@@ -40,6 +41,18 @@ def pytest_unconfigure(config):
 
 
 SCRATCH = pytest.StashKey[tuple]()
+
+
+@pytest.fixture(scope="module")
+def machine_to_ourselves():
+    """Held by the modules that need most of the machine: the compose deployment (image builds, two
+    cameras' MediaPipe, a training run) and Holistic in Chromium. With two test processes they never
+    run at once: on a cold run the browser camera beside the deployment got 33 frames through in four
+    minutes, too few to classify."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with open(ARTIFACTS / "machine.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if the process dies
+        yield
 
 
 def pytest_terminal_summary(terminalreporter):

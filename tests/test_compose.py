@@ -101,7 +101,7 @@ class Deployment:
 
 
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory):
+def deployment(tmp_path_factory, machine_to_ourselves):
     timings: dict[str, float] = {}
     started = time.monotonic()
     ensure_packages()
