@@ -191,9 +191,7 @@ def test_the_gateway_shows_both_cameras_to_the_host_with_the_token_only(deployme
 
 def test_a_training_request_is_served_without_restarting_a_container(deployment):
     before = {c: deployment.inspect(c)["State"]["StartedAt"] for c in deployment.all_containers()}
-    # Three signers: the test is about serving a request in the running deployment, not about the model.
-    data = [f"/data/signers/signer_{n}.npz" for n in ("00", "01", "03")]
-    deployment.redis.xadd("train:requests", {"data": json.dumps(data), "request_id": "compose-test",
+    deployment.redis.xadd("train:requests", {"data": json.dumps(["/data/signers"]), "request_id": "compose-test",
                                              "options": json.dumps({"epochs": 3, "min_accuracy": 0.3})})
 
     def result() -> dict | None:
