@@ -22,7 +22,6 @@ from live_video import judge as judge_clip
 from streams import StreamScore, stream_probabilities
 from streams import judge as judge_stream
 
-from services.classifier import smoothing
 from services.classifier.serving import load_serving_model
 from services.classifier.settings import ClassifierSettings
 from services.classifier.shipped import SHIPPED_MODEL, SHIPPED_VERSION
@@ -56,29 +55,24 @@ def main() -> None:
             batch = windows(*keypoints(clip, playing), playing, settings.stride)
             clip_probs[(clip.name, playing)] = model.predict(batch) if len(batch) else np.zeros((0, len(labels)))
     rows, results = [], []
-    default_merge = smoothing.Smoother.__init__.__defaults__
-    try:
-        for merge in merges:
-            # The benches' judges build their own Smoother: this run's merge_within is its default.
-            smoothing.Smoother.__init__.__defaults__ = ((), merge)
-            score = StreamScore()
-            for stream, probs in zip(streams, stream_probs):
-                score.add(judge_stream(stream, probs, labels, settings.threshold, settings.confirm_windows, (UNKNOWN,)))
-            on_streams = score.summary()
-            on_clips = {}
-            for playing in PLAYINGS:
-                judged = {c.name: judge_clip(c, clip_probs[(c.name, playing)], labels, settings.stride,
-                                             settings.threshold, settings.confirm_windows, (UNKNOWN,),
-                                             footage_frames(c, playing))
-                          for c in clips}
-                on_clips[playing] = totals(clips, judged)
-            results.append({"merge_within": merge, "streams": on_streams, "clips": on_clips})
-            rows.append(f"| {merge} | {on_streams['missed']:.3f} | {on_streams['repeated_per_sign']:.4f} | "
-                        f"{on_streams['false_per_minute_all']:.2f} | "
-                        + " | ".join(f"{on_clips[p]['clean']} / {on_clips[p]['false_detections']} / "
-                                     f"{', '.join(on_clips[p]['counted_twice']) or 'none'}" for p in PLAYINGS) + " |")
-    finally:
-        smoothing.Smoother.__init__.__defaults__ = default_merge
+    for merge in merges:
+        score = StreamScore()
+        for stream, probs in zip(streams, stream_probs):
+            score.add(judge_stream(stream, probs, labels, settings.threshold, settings.confirm_windows, (UNKNOWN,),
+                                   merge))
+        on_streams = score.summary()
+        on_clips = {}
+        for playing in PLAYINGS:
+            judged = {c.name: judge_clip(c, clip_probs[(c.name, playing)], labels, settings.stride,
+                                         settings.threshold, settings.confirm_windows, (UNKNOWN,),
+                                         footage_frames(c, playing), merge)
+                      for c in clips}
+            on_clips[playing] = totals(clips, judged)
+        results.append({"merge_within": merge, "streams": on_streams, "clips": on_clips})
+        rows.append(f"| {merge} | {on_streams['missed']:.3f} | {on_streams['repeated_per_sign']:.4f} | "
+                    f"{on_streams['false_per_minute_all']:.2f} | "
+                    + " | ".join(f"{on_clips[p]['clean']} / {on_clips[p]['false_detections']} / "
+                                 f"{', '.join(on_clips[p]['counted_twice']) or 'none'}" for p in PLAYINGS) + " |")
     seconds = time.perf_counter() - started
     md = [f"# Two runs of one label: one sign or two (merge_within), {time.strftime('%Y-%m-%d')}", "",
           f"The shipped model at threshold {settings.threshold} / {settings.confirm_windows} windows; "

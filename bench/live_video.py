@@ -182,12 +182,13 @@ class Judged:
 
 
 def judge(clip: Clip, probs: np.ndarray, labels: list[str], stride: int, threshold: float, confirm_windows: int,
-          background: tuple[str, ...], frames: int) -> Judged:
-    from services.classifier.smoothing import Smoother
+          background: tuple[str, ...], frames: int, merge_within: float | None = None) -> Judged:
+    from services.classifier.smoothing import MERGE_WITHIN, Smoother
 
     top = probs.argmax(axis=1) if len(probs) else np.zeros(0, int)
     said = [labels[i] for i in top]
-    smoother = Smoother(threshold, confirm_windows, background=background)
+    smoother = Smoother(threshold, confirm_windows, background=background,
+                        merge_within=MERGE_WITHIN if merge_within is None else merge_within)
     detections = []
     for i, p in enumerate(probs):
         # The window's frames stand for its capture times, as the classifier gives them.

@@ -107,8 +107,8 @@ def stream_probabilities(runner, frames: np.ndarray) -> np.ndarray:
 
 
 def judge(stream: Stream, probs: np.ndarray, labels: list[str], threshold: float, confirm_windows: int,
-          background: tuple[str, ...] = ()) -> StreamScore:
-    from services.classifier.smoothing import Smoother
+          background: tuple[str, ...] = (), merge_within: float | None = None) -> StreamScore:
+    from services.classifier.smoothing import MERGE_WITHIN, Smoother
 
     score = StreamScore()
     for start, end, kind, label in stream.spans:
@@ -118,7 +118,8 @@ def judge(stream: Stream, probs: np.ndarray, labels: list[str], threshold: float
             score.occurrences += 1
             score.signs.setdefault(label, [0, 0])[0] += 1
     found: set[int] = set()
-    smoother = Smoother(threshold, confirm_windows, background=background)
+    smoother = Smoother(threshold, confirm_windows, background=background,
+                        merge_within=MERGE_WITHIN if merge_within is None else merge_within)
     for i, p in enumerate(probs):
         confirmed = smoother.update("stream", labels[int(p.argmax())], float(p.max()), i * STRIDE,
                                     i * STRIDE + WINDOW - 1)  # the window's frames, as the classifier's capture times
