@@ -96,7 +96,7 @@ def train_snapshots(name: str, options: TrainOptions, snapshots: list[int], with
         taught = [c for c in all_clips() if c.fold != fold and (clip_positives or not c.known)]
         parts = []
         for clip in taught:
-            X = clip_windows([clip], clip_stride)
+            X = clip_windows(clip, clip_stride)
             parts.append(Dataset(X, np.full(len(X), clip.label or UNKNOWN), np.array([f"clip:{clip.name}"] * len(X)),
                                  [], None if data.face is None else np.ones(len(X), bool)))
         clips = Dataset.concat(parts)

@@ -157,10 +157,9 @@ def windows(vectors: np.ndarray, pass_frames: int, playing: str, stride: int) ->
     return np.stack([vectors[s:s + WINDOW] for s in starts]).astype(np.float32)
 
 
-def clip_windows(clips: list[Clip], stride: int) -> np.ndarray:
-    """Every `stride`-th window of the clips played once, as training examples."""
-    parts = [windows(*keypoints(clip, "once"), "once", stride) for clip in clips]
-    return np.concatenate(parts) if parts else np.zeros((0, WINDOW, 1662), np.float32)
+def clip_windows(clip: Clip, stride: int) -> np.ndarray:
+    """Every `stride`-th window of the clip played once, as training examples."""
+    return windows(*keypoints(clip, "once"), "once", stride)
 
 
 @dataclass
