@@ -81,6 +81,16 @@ def test_vectors_from_a_browser_land_as_keypoints_with_their_slots_and_detection
     assert entries(r, keys, "phone")[-1].seq > 27
 
 
+def test_a_camera_s_slots_start_at_its_first_frame_not_at_its_connection(gateway, r, keys):
+    with socket(gateway, "late") as ws:
+        time.sleep(1.0)  # the page loads Holistic (half a minute on a slow phone) before its first frame
+        ws.send(frame(1_000_000))
+        ws.send(frame(1_000_000 + 200))
+        assert wait_for(lambda: sum(isinstance(e, KeypointsMessage) for e in entries(r, keys, "late")) == 2, 10)
+    assert [(type(e).__name__, e.seq) for e in entries(r, keys, "late")] == [
+        ("KeypointsMessage", 0), ("FrameGap", 1), ("FrameGap", 2), ("KeypointsMessage", 3)]
+
+
 def test_bad_messages_are_refused_counted_and_never_reach_redis(gateway, r, keys):
     bad = ["not json", "[]", json.dumps({"capture_ts_ms": now_ms(), "vector": [0.5] * 10}),
            json.dumps({"capture_ts_ms": "soon", "vector": [0.5] * 1662}),

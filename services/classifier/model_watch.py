@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -216,6 +217,7 @@ class ModelWatch:
     def _offer(self, load: Callable[[], ServingModel], what: str, entry: tuple[str, dict] | None,
                version: str | None) -> bool:
         """Run `load`; queue the model if it passed, else refuse it (logged, copied to `dead`, counted)."""
+        started = time.monotonic()
         try:
             model = load()
         except ModelError as e:
@@ -232,8 +234,8 @@ class ModelWatch:
                 if entry is not None:
                     self._entries[model.version] = entry[0]
                     self._prune_entries()
-            log.info("%s loaded and checked (%d labels, %s runner); switching at the next batch",
-                     what, len(model.labels), model.runner.kind)
+            log.info("%s loaded and checked in %.1f s (%d labels, %s runner); switching at the next batch",
+                     what, time.monotonic() - started, len(model.labels), model.runner.kind)
             return True
         self._refuse(*(entry or ("", {"version": version or "", "what": what})), reason)
         return False

@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import struct
 import time
 from collections import Counter
@@ -67,7 +68,7 @@ class Limits:
 
 @dataclass
 class CameraRun:
-    """What a browser camera keeps across its connections: its run's start and its slots."""
+    """What a browser camera keeps across its connections: its run's start (its first frame) and its slots."""
     started_ms: int
     first_seq: int | None = None
     last_seq: int = -1
@@ -190,8 +191,8 @@ class BrowserCameras:
             allowance -= 1
             try:
                 capture_ts, parts, vector = parse(data)
-                if offset_ms is None:  # a connection's first frame is now, and never before the last one placed
-                    offset_ms = max(now_ms(), run.last_ts_ms + int(1000 / FPS)) - capture_ts
+                if offset_ms is None:  # a connection's first frame is now, and at least a slot after the last one placed
+                    offset_ms = max(now_ms(), run.last_ts_ms + math.ceil(1000 / FPS)) - capture_ts
                 await self._write(camera, run, capture_ts + offset_ms, parts, vector)
             except (DecodeError, MalformedMessage) as e:
                 self.counters.refused += 1
@@ -203,6 +204,8 @@ class BrowserCameras:
 
     async def _write(self, camera: str, run: CameraRun, capture_ts_ms: int, parts: tuple[str, ...],
                      vector: np.ndarray) -> None:
+        if run.first_seq is None:  # slots count from the first frame: a page may load Holistic for half a minute first
+            run.started_ms = capture_ts_ms
         seq = max(0, int((capture_ts_ms - run.started_ms) * FPS / 1000))
         if seq <= run.last_seq:
             self.counters.too_fast += 1  # two frames in one slot: the first one stands
