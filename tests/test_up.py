@@ -21,6 +21,10 @@ from tests.waiting import wait_for
 pytestmark = pytest.mark.slow
 
 
+def without_redis_url() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "SIGNSTREAM_NAMESPACE")}
+
+
 def start_up(tmp_path, video: str = "bisig_hello.mp4", trained: bool = True, gateway_port: int = 0,
              *extra: str) -> subprocess.Popen:
     """`signstream up` on a real video, as a person starts it: with a current model (a constant one,
@@ -30,12 +34,11 @@ def start_up(tmp_path, video: str = "bisig_hello.mp4", trained: bool = True, gat
     if trained:
         write_version(models / "v0001", constant_model(3, favourite=2), ["hello", "thanks", "iloveyou"])
         ModelStore(models).set_current("v0001")
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "SIGNSTREAM_NAMESPACE")}
     return subprocess.Popen(
         signstream_cmd("up", "--camera", str(VIDEOS / video), "--models-dir", str(models),
-                       "--data-dir", str(tmp_path / "state"), "--status-every-s", "2",
+                       "--data-dir", str(tmp_path / ".signstream"), "--status-every-s", "2",
                        "--gateway-port", str(gateway_port), *extra),
-        env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=without_redis_url(), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True,  # its own process group, as a shell gives a foreground command
     )
 
@@ -56,8 +59,11 @@ def test_up_runs_the_pipeline_on_a_video_prints_detections_and_stops_cleanly_on_
         children = psutil.Process(proc.pid).children(recursive=True)
         assert len(children) >= 6  # redis-server, capture, keypoints, classifier, trainer, gateway
         check_gateway(f"http://127.0.0.1:{port}")
-        # where `signstream stats` and `health` run here find this deployment's Redis
-        assert json.loads((tmp_path / "state" / "redis.url").read_text())["pid"] == proc.pid
+        # where `signstream stats` and `health` run here find this deployment's Redis, not the one at 6379
+        assert json.loads((tmp_path / ".signstream" / "redis.url").read_text())["pid"] == proc.pid
+        stats = subprocess.run([str(REPO / "scripts" / "signstream"), "stats"], cwd=tmp_path, env=without_redis_url(),
+                               capture_output=True, text=True, timeout=300)  # the README's way to the command
+        assert stats.returncode == 0 and "camera bisig_hello: running" in stats.stdout, (stats.stdout, stats.stderr)
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal signals the whole foreground group
         rest, _ = proc.communicate(timeout=60)
     finally:
@@ -73,8 +79,8 @@ def test_up_runs_the_pipeline_on_a_video_prints_detections_and_stops_cleanly_on_
     # Redis outlives the services, so each one can still acknowledge the message in hand as it stops.
     assert "unreachable" not in output, output
     assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
-    assert (tmp_path / "state" / "redis").is_dir()
-    assert not (tmp_path / "state" / "redis.url").exists()
+    assert (tmp_path / ".signstream" / "redis").is_dir()
+    assert not (tmp_path / ".signstream" / "redis.url").exists()
 
 
 def test_native_library_info_and_warnings_are_left_out_and_everything_else_passes():
