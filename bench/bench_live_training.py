@@ -139,7 +139,7 @@ def main() -> None:
     for epoch, folder in zip(snapshots, folders):
         result = f"live_recipes/{args.name}-e{epoch}"
         subprocess.run([sys.executable, str(REPO / "bench" / "bench_live_video.py"), "--model", str(folder),
-                        "--name", result, "--sweep", *(["--fold", str(args.fold)] if args.fold else [])],
+                        "--name", result, "--sweep", *(["--fold", str(args.fold)] if args.fold is not None else [])],
                        check=True, stdout=subprocess.DEVNULL)
         totals = json.loads((RESULTS / f"{result}.json").read_text())["totals"]
         once, looped = totals["once"], totals["looped"]
@@ -152,7 +152,7 @@ def main() -> None:
                            if args.swapped_hands else [])
                         + ([f"other-sign clips of the other folds as unknown"
                             f"{' and their known-sign clips as their signs' if args.clip_positives else ''}, "
-                            f"judged on fold {args.fold}"] if args.fold else [])) or "none (the shipped recipe)"
+                            f"judged on fold {args.fold}"] if args.fold is not None else [])) or "none (the shipped recipe)"
     md = [f"# {args.name}: {changes}, seed {args.seed}", "",
           "| epochs | once at 0.8 / 3: clean | false (per min) | twice | looped: clean | false | windows right |",
           "| --- | --- | --- | --- | --- | --- | --- |", *rows, ""]

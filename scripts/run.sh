@@ -4,7 +4,6 @@
 # Any arguments go to `signstream up`, e.g. `scripts/run.sh --camera 0 --keypoint-workers 2`.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-VENV=$("$ROOT/scripts/setup.sh")
 if [ $# -eq 0 ]; then
   DEMO="$ROOT/../shared/videos/kiri_hello.mp4"
   if [ ! -f "$DEMO" ]; then
@@ -14,4 +13,4 @@ if [ $# -eq 0 ]; then
   set -- --camera "$DEMO"
 fi
 cd "$ROOT"
-exec "$VENV/bin/signstream" up "$@"
+exec "$ROOT/scripts/signstream" up "$@"  # sets up first
